@@ -1,0 +1,39 @@
+"""tfpipe: raw tabular data -> validated tf.Example shards -> FeatureColumns -> Keras ensembles -> one SavedModel.
+
+The repository keeps one top-level folder per concept (pipelines/, features/, ensembles/, serving/, proto/);
+they install under the single import namespace ``tfpipe`` (``tfpipe.pipelines``, ``tfpipe.features``, ...).
+"""
+from setuptools import setup
+
+SUBPACKAGES = ["pipelines", "features", "ensembles", "serving", "proto", "data"]
+
+setup(
+    name="tfpipe",
+    version="0.1.0",
+    description="TensorFlow tabular pipeline: Beam preprocessing, FeatureColumns on Keras 3, ensembles, one SavedModel.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10,<3.13",
+    packages=["tfpipe"] + [f"tfpipe.{name}" for name in SUBPACKAGES],
+    package_dir={"tfpipe": "tfpipe", **{f"tfpipe.{name}": name for name in SUBPACKAGES}},
+    package_data={"tfpipe.proto": ["*.proto"], "tfpipe.data": ["adult/*"]},
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "keras>=3.10,<4",
+        "apache-beam[tfrecord]>=2.77,<3",
+        "google-crc32c>=1.5,<2",
+        "tensorflow-datasets>=4.9.10,<4.10",
+        "tensorflow-metadata>=1.17,<2",
+        "protobuf>=6.31.1,<7",
+        "pyarrow>=18,<26",
+        "numpy>=1.26,<2.5",
+        "pandas>=2.2,<4",
+        "tqdm>=4.66,<5",
+    ],
+    extras_require={
+        "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
+        "test": ["pytest>=8,<10", "scikit-learn>=1.5,<2", "grpcio-tools>=1.76,<1.81"],
+        "report": ["matplotlib>=3.8,<4"],
+    },
+    entry_points={"console_scripts": ["tfpipe=tfpipe.cli:main"]},
+)

@@ -1,0 +1,46 @@
+"""The ``tfpipe`` console command.
+
+Each subcommand lives with the package that owns it and exposes ``register(subparsers)``; this module only
+wires them together, importing heavy libraries (TensorFlow, Beam) lazily inside the commands.
+
+Example::
+
+    $ tfpipe preprocess --input data/adult/adult.data --output /tmp/adult --label income
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Module path of every subcommand group, in the order they are listed in ``tfpipe --help``.
+COMMAND_MODULES = (
+    "tfpipe.pipelines.cli",   # preprocess
+    "tfpipe.features.cli",    # features init
+    "tfpipe.ensembles.cli",   # train
+    "tfpipe.serving.cli",     # evaluate
+    "tfpipe.demo",            # demo
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Returns the argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(prog="tfpipe", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tfpipe`` command; returns the process exit status."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "accepts_extra_args", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.extra_args = unknown
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
