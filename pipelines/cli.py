@@ -1,0 +1,93 @@
+"""``tfpipe preprocess`` command line.
+
+Example::
+
+    $ tfpipe preprocess --input train=data/adult/adult.data test=data/adult/adult.test --output /tmp/adult \\
+        --label income --column-names age,workclass,... --value-map 'income:>50K.=>50K,<=50K.=<=50K'
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def register(subparsers) -> None:
+    """Adds the ``preprocess`` subcommand."""
+    parser = subparsers.add_parser(
+        "preprocess", help="raw CSV/Parquet/JSON lines -> validated tf.Example shards + statistics + schema",
+        description="Reads raw rows, checks them against a schema (inferred unless --schema), writes TFDS-readable "
+                    "TFRecord shards of tf.Example, statistics and the schema, and every rejected row with its "
+                    "reason. Unknown --flags are passed to Beam as pipeline options.")
+    parser.add_argument("--input", nargs="+", required=True, metavar="[SPLIT=]PATH_OR_GLOB",
+                        help="input files or globs; SPLIT=PATH keeps the given splits")
+    parser.add_argument("--output", required=True, metavar="DIR", help="output directory (made atomically)")
+    parser.add_argument("--label", help="label column (always required)")
+    parser.add_argument("--format", default="auto", choices=["auto", "csv", "parquet", "jsonl"])
+    parser.add_argument("--column-names", help="comma-separated CSV column names (files without a header)")
+    parser.add_argument("--schema", metavar="FILE", help="tensorflow_metadata Schema (text format) to enforce")
+    parser.add_argument("--split", metavar="NAME=FRACTION,...",
+                        help="split rows by a hash of --key (or of the whole row), e.g. train=0.8,eval=0.2")
+    parser.add_argument("--key", default="", help="comma-separated key columns for the split hash")
+    parser.add_argument("--num-shards", type=int, help="shards per split (default: about one per 64 MB)")
+    parser.add_argument("--compression", default="none", choices=["none", "gzip"],
+                        help="gzip shards cannot be read by TFDS (tf.data can)")
+    parser.add_argument("--max-rejected-fraction", type=_fraction, default=0.0,
+                        help="fail if more than this fraction of rows is rejected (default 0)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    parser.add_argument("--runner", default="DirectRunner", help="Beam runner (DirectRunner, DataflowRunner, ...)")
+    parser.add_argument("--delimiter", default=",", help="CSV field delimiter")
+    parser.add_argument("--csv-multiline", action="store_true",
+                        help="quoted CSV values may contain newlines (each file is then read by one worker)")
+    parser.add_argument("--null-values", default=None,
+                        help="comma-separated markers of a missing value (default: '',?,NA,N/A,NULL,null,None)")
+    parser.add_argument("--no-strip", action="store_true", help="keep spaces around text values")
+    parser.add_argument("--max-field-bytes", type=int, default=1 << 20, help="reject fields longer than this")
+    parser.add_argument("--value-map", action="append", default=[], metavar="COL:OLD=NEW[,OLD=NEW]",
+                        help="replace whole values of a column before validation (repeatable)")
+    parser.add_argument("--dataset-name", help="TFDS dataset name (default: from --output)")
+    parser.add_argument("--chunk-mb", type=int, default=32, help="size of the pieces read in parallel")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.set_defaults(handler=run, accepts_extra_args=True)
+
+
+def options_from_args(args):
+    """Turns parsed arguments into :class:`~tfpipe.pipelines.preprocess.PreprocessOptions`."""
+    from tfpipe.pipelines.preprocess import PreprocessOptions, parse_value_maps
+    from tfpipe.pipelines.validation import DEFAULT_NULL_VALUES
+
+    def names(text):
+        return [name.strip() for name in text.split(",") if name.strip()] if text else []
+
+    null_values = DEFAULT_NULL_VALUES if args.null_values is None else tuple(args.null_values.split(","))
+    return PreprocessOptions(
+        inputs=args.input, output=args.output, label=args.label, format=args.format,
+        column_names=names(args.column_names) or None, schema=args.schema, split=args.split, key=names(args.key),
+        num_shards=args.num_shards, compression=args.compression, max_rejected_fraction=args.max_rejected_fraction,
+        overwrite=args.overwrite, runner=args.runner, beam_args=list(getattr(args, "extra_args", [])),
+        delimiter=args.delimiter, csv_multiline=args.csv_multiline, null_values=null_values,
+        strip=not args.no_strip, max_field_bytes=args.max_field_bytes, value_maps=parse_value_maps(args.value_map),
+        dataset_name=args.dataset_name, chunk_bytes=args.chunk_mb << 20, progress=not args.quiet)
+
+
+def run(args) -> int:
+    from tfpipe.pipelines.preprocess import PreprocessError, run_preprocess
+
+    try:
+        options = options_from_args(args)
+        manifest = run_preprocess(options)
+    except (PreprocessError, ValueError, FileNotFoundError) as error:
+        print(f"tfpipe preprocess: error: {error}", file=sys.stderr)
+        return 2
+    written = ", ".join(f"{split} {rows:,}" for split, rows in manifest["rows_written"].items())
+    print(f"read {manifest['rows_read']:,} rows; wrote {written}; rejected {manifest['rows_rejected']:,} "
+          f"(see {args.output}/{manifest['rejected']})")
+    print(f"dataset: {args.output} (TFDS: {args.output}/{manifest['tfds_dir']})" if manifest["tfds_dir"]
+          else f"dataset: {args.output}")
+    return 0

@@ -1,0 +1,67 @@
+"""A progress bar for local runners: counts the chunk markers the workers leave in the work directory.
+
+Example::
+
+    >>> with ChunkProgress("/tmp/work/_progress/write", total=12, description="writing"):
+    ...     run_pipeline()
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+
+class ChunkProgress:
+    """Shows chunks done and rows read while the block runs (tqdm on a terminal, log lines otherwise)."""
+
+    def __init__(self, marker_dir: str, total: int, description: str, interval: float = 0.5):
+        self.marker_dir, self.total, self.description, self.interval = marker_dir, total, description, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._started = time.monotonic()
+
+    def _state(self) -> tuple[int, int]:
+        try:
+            names = os.listdir(self.marker_dir)
+        except OSError:
+            return 0, 0
+        rows = 0
+        for name in names:
+            try:
+                with open(os.path.join(self.marker_dir, name)) as handle:
+                    rows += int(handle.read() or 0)
+            except (OSError, ValueError):
+                pass
+        return len(names), rows
+
+    def _watch(self) -> None:
+        from tqdm import tqdm
+
+        interactive = sys.stderr.isatty()
+        bar = tqdm(total=self.total, desc=self.description, unit="chunk", file=sys.stderr, disable=not interactive,
+                   dynamic_ncols=True)
+        last_logged = -1
+        while True:
+            stopping = self._stop.wait(self.interval)
+            done, rows = self._state()
+            elapsed = max(time.monotonic() - self._started, 1e-9)
+            bar.n = done
+            bar.set_postfix_str(f"{rows:,} rows, {rows / elapsed:,.0f} rows/s", refresh=True)
+            if not interactive and done != last_logged and (done == self.total or stopping):
+                print(f"[tfpipe] {self.description}: {done}/{self.total} chunks, {rows:,} rows, "
+                      f"{rows / elapsed:,.0f} rows/s", file=sys.stderr, flush=True)
+                last_logged = done
+            if stopping:
+                break
+        bar.close()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        return False

@@ -1,0 +1,46 @@
+"""Writes the TFDS metadata (``dataset_info.json``, ``features.json``) beside the shards, so that
+``tfds.builder_from_directory(DIR/tfds).as_dataset(split=...)`` reads them offline.
+
+The TFDS feature of a column follows its schema rule: a required single value is a scalar ``Tensor``; an
+optional value or a list is a ``Tensor`` of shape ``(None,)`` (empty where missing).
+
+Example::
+
+    >>> write_tfds_metadata("/tmp/out/tfds", "adult", rules, {"train": [32561]}, {"train": 4_000_000})
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from tfpipe.pipelines.schema import FeatureRule
+
+TFDS_TEMPLATE = "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}"
+
+
+def tfds_features(rules: Sequence[FeatureRule]):
+    """The ``tfds.features.FeaturesDict`` matching how rows are encoded."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    dtypes = {"INT": tf.int64, "FLOAT": tf.float32, "BYTES": tf.string}
+    features = {}
+    for rule in rules:
+        shape = () if rule.required and not rule.multivalued else (None,)
+        features[rule.name] = tfds.features.Tensor(shape=shape, dtype=dtypes[rule.kind])
+    return tfds.features.FeaturesDict(features)
+
+
+def write_tfds_metadata(tfds_dir: str, dataset_name: str, rules: Sequence[FeatureRule],
+                        shard_lengths: Mapping[str, list], split_bytes: Mapping[str, int],
+                        description: str = "") -> None:
+    """Writes ``dataset_info.json`` and ``features.json`` for shards already in ``tfds_dir``."""
+    import tensorflow_datasets as tfds
+
+    template = tfds.core.ShardedFileTemplate(data_dir=tfds_dir, template=TFDS_TEMPLATE,
+                                             dataset_name=dataset_name, filetype_suffix="tfrecord")
+    split_infos = [tfds.core.SplitInfo(name=split, shard_lengths=list(lengths), num_bytes=int(split_bytes[split]),
+                                       filename_template=template)
+                   for split, lengths in shard_lengths.items()]
+    tfds.folder_dataset.write_metadata(data_dir=tfds_dir, features=tfds_features(rules), split_infos=split_infos,
+                                       filename_template=template, check_data=False,
+                                       description=description or f"{dataset_name}, written by tfpipe preprocess")
