@@ -1,4 +1,4 @@
-"""The Beam pipelines of ``tfpipe preprocess``: schema inference (pass 1) and validate → encode → write (pass 2).
+"""The Beam pipeline of ``tfpipe preprocess``: schema inference (pass 1) then validate → encode → write (pass 2).
 
 Elements are whole chunks and Arrow arrays, never single rows, so the per-element cost of a runner does not
 scale with the row count. Results that the driver needs (shard sizes, statistics, rejected rows, counts)
@@ -7,22 +7,21 @@ directory works.
 
 Example::
 
-    >>> config = JobConfig(rules=rules, work_dir="/tmp/work", splits=(("train", 1.0),), num_shards={"train": 1})
+    >>> config = JobConfig(work_dir="/tmp/work", label="income", splits=(("train", 1.0),), num_shards={"train": 1})
     >>> with beam.Pipeline(options=options) as pipeline:
-    ...     build_write_pipeline(pipeline, chunks, config)
+    ...     build_pipeline(pipeline, chunks, config)
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
-import pickle
 from typing import Optional, Sequence
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-from apache_beam.pvalue import AsList, TaggedOutput
+from apache_beam.pvalue import AsList, AsSingleton, TaggedOutput
 
 from tfpipe.pipelines.example_encoder import encode_examples
 from tfpipe.pipelines.readers import CsvOptions, read_chunk
@@ -31,20 +30,21 @@ from tfpipe.pipelines.schema_inference import evidence_of_batch, merge_evidence
 from tfpipe.pipelines.sources import Chunk
 from tfpipe.pipelines.splitting import assign_shards, assign_splits, row_hashes
 from tfpipe.pipelines.statistics import DatasetStatsAccumulator
-from tfpipe.pipelines.tfrecord import write_tfrecords
+from tfpipe.pipelines.tfrecord import gzip_bytes, write_tfrecords
 from tfpipe.pipelines.validation import ValidationOptions, take_rows, validate_batch
 
 SUMMARY_FILE = "_summary.json"
-EVIDENCE_FILE = "_evidence.pkl"
+SCHEMA_FILE = "schema.pbtxt"
 PROGRESS_DIR = "_progress"
+PIECES_DIR = "_pieces"
 
 
 @dataclasses.dataclass(frozen=True)
 class JobConfig:
     """Everything a worker needs; picklable."""
 
-    rules: tuple
     work_dir: str
+    label: Optional[str] = None
     splits: tuple = (("train", 1.0),)          # (name, fraction) for hash splitting; fractions unused if given
     num_shards: dict = dataclasses.field(default_factory=lambda: {"train": 1})
     validation: ValidationOptions = ValidationOptions()
@@ -58,6 +58,11 @@ class JobConfig:
     @property
     def split_names(self) -> list[str]:
         return [name for name, _ in self.splits]
+
+    def piece_path(self, split: str, shard: int, chunk: Chunk) -> str:
+        """Where a chunk writes its rows of one shard, before the shard is assembled."""
+        return os.path.join(self.work_dir, PIECES_DIR, f"{split}-{shard:05d}-{chunk.file_index:05d}-"
+                                                       f"{chunk.chunk_index:05d}.tfrecord")
 
     def shard_path(self, split: str, shard: int) -> str:
         count = self.num_shards[split]
@@ -107,20 +112,25 @@ class MergeEvidence(beam.CombineFn):
         return accumulator
 
 
-def _write_evidence(result, work_dir: str):
-    with open(os.path.join(work_dir, EVIDENCE_FILE), "wb") as handle:
-        pickle.dump(result, handle)
-    return result
+def _schema_from_evidence(merged, config: "JobConfig"):
+    """Decides the schema from the merged evidence and writes it; returns it serialized."""
+    from tfpipe.pipelines.schema import write_schema
+    from tfpipe.pipelines.schema_inference import schema_from_evidence
+
+    evidence, rows = merged
+    schema = schema_from_evidence(evidence, rows, required=(config.label,) if config.label else ())
+    write_schema(schema, os.path.join(config.work_dir, SCHEMA_FILE))
+    return schema.SerializeToString()
 
 
-def build_infer_pipeline(pipeline, chunks: Sequence[Chunk], validation: ValidationOptions, csv: CsvOptions,
-                         work_dir: str):
-    """Pass 1: writes ``(evidence by column, parsed row count)`` to ``work_dir/_evidence.pkl``."""
-    return (pipeline
-            | "InferChunks" >> beam.Create(list(chunks), reshuffle=True)
-            | "Evidence" >> beam.ParDo(InferChunk(validation, csv, work_dir))
-            | "MergeEvidence" >> beam.CombineGlobally(MergeEvidence())
-            | "WriteEvidence" >> beam.Map(_write_evidence, work_dir))
+def job_rules(schema_bytes: bytes, label: Optional[str]) -> tuple:
+    """The rules workers enforce: the schema's, with the label always required."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    from tfpipe.pipelines.schema import rules_from_schema
+
+    rules = rules_from_schema(schema_pb2.Schema.FromString(schema_bytes))
+    return tuple(dataclasses.replace(rule, required=True) if rule.name == label else rule for rule in rules)
 
 
 class ProcessChunk(beam.DoFn):
@@ -129,9 +139,14 @@ class ProcessChunk(beam.DoFn):
     def __init__(self, config: JobConfig):
         self.config = config
 
-    def process(self, chunk: Chunk):
+    def setup(self):
+        self._rules = {}
+
+    def process(self, chunk: Chunk, schema_bytes: bytes):
         config = self.config
-        rules: Sequence[FeatureRule] = config.rules
+        if schema_bytes not in self._rules:
+            self._rules = {schema_bytes: job_rules(schema_bytes, config.label)}
+        rules: Sequence[FeatureRule] = self._rules[schema_bytes]
         batch = read_chunk(chunk, config.csv)
         rejects = [(number, text, reason, None) for number, text, reason in batch.structural]
         written = {}
@@ -145,7 +160,7 @@ class ProcessChunk(beam.DoFn):
                     rejects.append((number, batch.raw_text(number), reason, field))
             valid = np.flatnonzero(~result.rejected)
             if valid.size:
-                written = yield from self._route(chunk, take_rows(result.columns, valid))
+                written = yield from self._route(chunk, rules, take_rows(result.columns, valid))
         _mark_progress(config.work_dir, "write", chunk, batch.num_rows_read)
         yield TaggedOutput("rejects", (chunk.file_index, chunk.chunk_index, chunk.path, chunk.first_row, rejects))
         yield TaggedOutput("counts", {
@@ -153,46 +168,71 @@ class ProcessChunk(beam.DoFn):
             "read": batch.num_rows_read, "blank_lines": batch.blank_lines, "written": written,
             "rejected": len(rejects)})
 
-    def _route(self, chunk: Chunk, columns: dict):
+    def _route(self, chunk: Chunk, rules: Sequence[FeatureRule], columns: dict):
         config = self.config
-        examples = encode_examples([(rule.name, rule.kind, columns[rule.name]) for rule in config.rules])
+        examples = encode_examples([(rule.name, rule.kind, columns[rule.name]) for rule in rules])
         hashes = row_hashes(columns, config.key_columns, examples)
         names = config.split_names
         if chunk.split is not None:
             split_index = np.full(len(examples), names.index(chunk.split))
         else:
             split_index = assign_splits(hashes, config.splits)
-        kinds = {rule.name: rule.kind for rule in config.rules}
+        kinds = {rule.name: rule.kind for rule in rules}
         written = {}
+        # One permutation puts the rows in (split, shard) order; every group is then a zero-copy slice.
+        shard_index = np.zeros(len(examples), np.int64)
         for index in np.unique(split_index):
-            split = names[int(index)]
-            rows = np.flatnonzero(split_index == index)
+            rows = split_index == index
+            shard_index[rows] = assign_shards(hashes[rows], config.num_shards[names[int(index)]])
+        order = np.lexsort((np.arange(len(examples)), shard_index, split_index))
+        permutation = pa.array(order)
+        examples = examples.take(permutation)
+        columns = {name: array.take(permutation) for name, array in columns.items()}
+        split_index, shard_index = split_index[order], shard_index[order]
+        split_bounds = np.flatnonzero(np.diff(split_index)) + 1
+        for start, end in zip(np.r_[0, split_bounds], np.r_[split_bounds, len(order)]):
+            split = names[int(split_index[start])]
             stats = DatasetStatsAccumulator(split)
-            stats.add_batch(take_rows(columns, rows), kinds)
+            stats.add_batch({name: array.slice(start, end - start) for name, array in columns.items()}, kinds)
             yield TaggedOutput("stats", (split, stats))
-            shards = assign_shards(hashes[rows], config.num_shards[split])
-            for shard in np.unique(shards):
-                members = pa.array(rows[shards == shard])
-                yield (split, int(shard)), (chunk.order_key, examples.take(members))
-            written[split] = int(rows.size)
+            shard_bounds = np.flatnonzero(np.diff(shard_index[start:end])) + 1 + start
+            for low, high in zip(np.r_[start, shard_bounds], np.r_[shard_bounds, end]):
+                shard = int(shard_index[low])
+                path = config.piece_path(split, shard, chunk)
+                count, size = write_tfrecords(path, examples.slice(low, high - low))
+                yield (split, shard), {"order": chunk.order_key, "path": path, "records": count, "bytes": size}
+            written[split] = int(end - start)
         return written
 
 
 class WriteShard(beam.DoFn):
-    """Writes one shard: the arrays of all chunks for it, in input order."""
+    """Writes one shard by concatenating, in input order, the pieces the chunks wrote for it.
+
+    TFRecord files concatenate into a valid TFRecord file, so rows never travel through the runner's
+    shuffle: only the pieces' paths do.
+    """
 
     def __init__(self, config: JobConfig):
         self.config = config
 
     def process(self, keyed):
-        (split, shard), parts = keyed
-        parts = sorted((part for part in parts if part is not None), key=lambda part: part[0])
-        arrays = [array for _, array in parts]
-        records = pa.concat_arrays(arrays) if arrays else pa.array([], pa.binary())
+        (split, shard), pieces = keyed
+        pieces = sorted((piece for piece in pieces if piece is not None), key=lambda piece: tuple(piece["order"]))
         path = self.config.shard_path(split, shard)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        count, size = write_tfrecords(path, records, self.config.compression)
-        yield {"split": split, "shard": shard, "records": count, "bytes": size, "path": os.path.basename(path)}
+        parts = []
+        for piece in pieces:
+            with open(piece["path"], "rb") as handle:
+                parts.append(handle.read())
+        payload = b"".join(parts)
+        if self.config.compression == "gzip":
+            payload = gzip_bytes(payload)
+        with open(path, "wb") as handle:
+            handle.write(payload)
+        for piece in pieces:
+            os.remove(piece["path"])
+        yield {"split": split, "shard": shard, "records": sum(piece["records"] for piece in pieces),
+               "bytes": len(payload), "path": os.path.basename(path)}
 
 
 class MergeStats(beam.CombineFn):
@@ -219,7 +259,7 @@ class WriteSummary(beam.DoFn):
     def __init__(self, config: JobConfig):
         self.config = config
 
-    def process(self, _, shards, stats, rejects, counts):
+    def process(self, _, schema_bytes, shards, stats, rejects, counts):
         from google.protobuf import text_format
         from tensorflow_metadata.proto.v0 import statistics_pb2
 
@@ -238,7 +278,7 @@ class WriteSummary(beam.DoFn):
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         by_split = {split: accumulator for split, accumulator in stats}
         statistics = statistics_pb2.DatasetFeatureStatisticsList()
-        order = [rule.name for rule in config.rules]
+        order = [rule.name for rule in job_rules(schema_bytes, config.label)]
         for split in config.split_names:
             accumulator = by_split.get(split) or DatasetStatsAccumulator(split)
             statistics.datasets.append(accumulator.to_proto(order))
@@ -261,12 +301,23 @@ def _lines_before(counts) -> dict:
     return before
 
 
-def build_write_pipeline(pipeline, chunks: Sequence[Chunk], config: JobConfig):
-    """Pass 2: shards, statistics, rejected rows and the summary, all under ``config.work_dir``."""
-    processed = (pipeline
-                 | "Chunks" >> beam.Create(list(chunks), reshuffle=True)
-                 | "Process" >> beam.ParDo(ProcessChunk(config)).with_outputs("rejects", "counts", "stats",
-                                                                               main="rows"))
+def build_pipeline(pipeline, chunks: Sequence[Chunk], config: JobConfig, schema=None):
+    """The whole job as one pipeline: infer the schema (unless given), then validate, encode and write.
+
+    Shards, statistics, the schema, rejected rows and a summary all land under ``config.work_dir``.
+    """
+    chunk_pcoll = pipeline | "Chunks" >> beam.Create(list(chunks), reshuffle=True)
+    if schema is None:
+        schema_pcoll = (chunk_pcoll
+                        | "Evidence" >> beam.ParDo(InferChunk(config.validation, config.csv, config.work_dir))
+                        | "MergeEvidence" >> beam.CombineGlobally(MergeEvidence())
+                        | "DecideSchema" >> beam.Map(_schema_from_evidence, config))
+    else:
+        schema_pcoll = pipeline | "GivenSchema" >> beam.Create([schema.SerializeToString()])
+    schema_side = AsSingleton(schema_pcoll)
+    processed = (chunk_pcoll
+                 | "Process" >> beam.ParDo(ProcessChunk(config), schema_side).with_outputs(
+                     "rejects", "counts", "stats", main="rows"))
     every_shard = [((split, shard), None) for split in config.split_names
                    for shard in range(config.num_shards[split])]
     shards = ((processed.rows, pipeline | "EveryShard" >> beam.Create(every_shard))
@@ -276,5 +327,5 @@ def build_write_pipeline(pipeline, chunks: Sequence[Chunk], config: JobConfig):
     stats = processed.stats | "MergeStats" >> beam.CombinePerKey(MergeStats())
     return (pipeline
             | "Once" >> beam.Create([None])
-            | "WriteSummary" >> beam.ParDo(WriteSummary(config), AsList(shards), AsList(stats),
+            | "WriteSummary" >> beam.ParDo(WriteSummary(config), schema_side, AsList(shards), AsList(stats),
                                            AsList(processed.rejects), AsList(processed.counts)))

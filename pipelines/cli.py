@@ -3,7 +3,7 @@
 Example::
 
     $ tfpipe preprocess --input train=data/adult/adult.data test=data/adult/adult.test --output /tmp/adult \\
-        --label income --column-names age,workclass,... --value-map 'income:>50K.=>50K,<=50K.=<=50K'
+        --label income --column-names age,workclass,... --value-map '{"income": {">50K.": ">50K", "<=50K.": "<=50K"}}'
 """
 from __future__ import annotations
 
@@ -49,10 +49,10 @@ def register(subparsers) -> None:
                         help="comma-separated markers of a missing value (default: '',?,NA,N/A,NULL,null,None)")
     parser.add_argument("--no-strip", action="store_true", help="keep spaces around text values")
     parser.add_argument("--max-field-bytes", type=int, default=1 << 20, help="reject fields longer than this")
-    parser.add_argument("--value-map", action="append", default=[], metavar="COL:OLD=NEW[,OLD=NEW]",
+    parser.add_argument("--value-map", action="append", default=[], metavar="COL:OLD=NEW[,OLD=NEW] | JSON",
                         help="replace whole values of a column before validation (repeatable)")
     parser.add_argument("--dataset-name", help="TFDS dataset name (default: from --output)")
-    parser.add_argument("--chunk-mb", type=int, default=32, help="size of the pieces read in parallel")
+    parser.add_argument("--chunk-mb", type=int, default=16, help="size of the pieces read in parallel")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.set_defaults(handler=run, accepts_extra_args=True)
 

@@ -1,7 +1,7 @@
 """``tfpipe preprocess``: raw CSV / Parquet / JSON lines → validated ``tf.Example`` shards + statistics + schema.
 
-One job, two Beam passes when no ``--schema`` is given (infer the schema, then validate / encode / write;
-only the second with one). Everything is written into a temporary directory beside the output and moved into
+One Beam pipeline that reads the data twice when no ``--schema`` is given (infer the schema, then validate /
+encode / write; only the second with one). Everything is written into a temporary directory beside the output and moved into
 place at the end, so a failed or interrupted job leaves no half dataset. The job checks its own books:
 rows read = rows written + rows rejected, or it fails.
 
@@ -19,7 +19,6 @@ import json
 import logging
 import math
 import os
-import pickle
 import re
 import shutil
 import sys
@@ -73,16 +72,34 @@ class PreprocessOptions:
 
 
 def parse_value_maps(specs: Sequence[str]) -> dict:
-    """``COL:OLD=NEW[,OLD=NEW...]`` specs → ``{COL: {OLD: NEW}}``."""
+    """``--value-map`` specs → ``{COL: {OLD: NEW}}``.
+
+    A spec is ``COL:OLD=NEW[,OLD=NEW...]`` or, for values holding ``=`` or ``,``, a JSON object
+    ``{"COL": {"OLD": "NEW"}}``.
+
+    >>> parse_value_maps(['y:yes=1,no=0', '{"income": {"<=50K.": "<=50K"}}'])
+    {'y': {'yes': '1', 'no': '0'}, 'income': {'<=50K.': '<=50K'}}
+    """
     maps: dict = {}
     for spec in specs:
+        if spec.lstrip().startswith("{"):
+            try:
+                parsed = json.loads(spec)
+            except ValueError as error:
+                raise ValueError(f"--value-map {spec!r}: invalid JSON: {error}") from None
+            if not all(isinstance(v, dict) for v in parsed.values()):
+                raise ValueError(f"--value-map {spec!r}: expected {{\"COLUMN\": {{\"OLD\": \"NEW\"}}}}")
+            for column, pairs in parsed.items():
+                maps.setdefault(column, {}).update({str(k): str(v) for k, v in pairs.items()})
+            continue
         column, _, pairs = spec.partition(":")
         if not column or not pairs:
             raise ValueError(f"--value-map {spec!r}: expected COLUMN:OLD=NEW[,OLD=NEW...]")
         for pair in pairs.split(","):
-            old, sep, new = pair.partition("=")
-            if not sep:
-                raise ValueError(f"--value-map {spec!r}: {pair!r} is not OLD=NEW")
+            if pair.count("=") != 1:
+                raise ValueError(f"--value-map {spec!r}: {pair!r} is not OLD=NEW with one '='; for values holding "
+                                 f"'=' or ',' use JSON: '{{\"{column}\": {{\"OLD\": \"NEW\"}}}}'")
+            old, new = pair.split("=")
             maps.setdefault(column, {})[old] = new
     return maps
 
@@ -115,7 +132,7 @@ def _run_beam(options: PreprocessOptions, build, progress_dir: str, total: int, 
 
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     if options.progress:
-        print(f"[tfpipe] {description}: {total} chunks on {options.runner}", file=sys.stderr, flush=True)
+        print(f"[tfpipe] {description}: {total} chunk passes on {options.runner}", file=sys.stderr, flush=True)
     with ChunkProgress(progress_dir, total, description) if options.progress else _nothing():
         with beam.Pipeline(options=_pipeline_options(options)) as pipeline:
             build(pipeline)
@@ -127,19 +144,6 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
-
-
-def _infer_schema(options, chunks, validation, csv, work_dir):
-    from tfpipe.pipelines.beam_job import EVIDENCE_FILE, PROGRESS_DIR, build_infer_pipeline
-    from tfpipe.pipelines.schema_inference import schema_from_evidence
-
-    _run_beam(options, lambda p: build_infer_pipeline(p, chunks, validation, csv, work_dir),
-              os.path.join(work_dir, PROGRESS_DIR, "infer"), len(chunks), "pass 1/2, inferring the schema")
-    with open(os.path.join(work_dir, EVIDENCE_FILE), "rb") as handle:
-        evidence, rows = pickle.load(handle)
-    os.remove(os.path.join(work_dir, EVIDENCE_FILE))
-    required = (options.label,) if options.label else ()
-    return schema_from_evidence(evidence, rows, required=required)
 
 
 def _check_columns(schema, options: PreprocessOptions) -> list[FeatureRule]:
@@ -190,7 +194,7 @@ def _publish(work_dir: str, output: str) -> None:
 
 def run_preprocess(options: PreprocessOptions) -> dict:
     """Runs the whole job; returns the manifest written to ``OUTPUT/manifest.json``."""
-    from tfpipe.pipelines.beam_job import PROGRESS_DIR, SUMMARY_FILE, JobConfig, build_write_pipeline
+    from tfpipe.pipelines.beam_job import PROGRESS_DIR, SCHEMA_FILE, SUMMARY_FILE, JobConfig, build_pipeline
 
     if options.compression not in ("none", "gzip"):
         raise PreprocessError(f"--compression {options.compression!r}: expected none or gzip")
@@ -211,17 +215,20 @@ def run_preprocess(options: PreprocessOptions) -> dict:
     csv = CsvOptions(delimiter=options.delimiter, multiline=options.csv_multiline)
     output, work_dir = _prepare_output(options)
     try:
-        schema = read_schema(options.schema) if options.schema else _infer_schema(
-            options, chunks, validation, csv, work_dir)
-        rules = _check_columns(schema, options)
-        write_schema(schema, os.path.join(work_dir, "schema.pbtxt"))
-        config = JobConfig(rules=tuple(rules), work_dir=work_dir, splits=tuple(splits),
+        given_schema = read_schema(options.schema) if options.schema else None
+        if given_schema is not None:
+            _check_columns(given_schema, options)
+            write_schema(given_schema, os.path.join(work_dir, SCHEMA_FILE))
+        config = JobConfig(work_dir=work_dir, label=options.label, splits=tuple(splits),
                            num_shards=_num_shards(options, files, splits, given_splits), validation=validation,
                            csv=csv, key_columns=tuple(options.key), compression=options.compression,
                            dataset_name=_dataset_name(options))
-        _run_beam(options, lambda p: build_write_pipeline(p, chunks, config),
-                  os.path.join(work_dir, PROGRESS_DIR, "write"), len(chunks),
-                  "pass 2/2, validating and writing" if not options.schema else "validating and writing")
+        stage = "validating and writing" if given_schema is not None else "inferring the schema, then writing"
+        passes = 1 if given_schema is not None else 2
+        _run_beam(options, lambda p: build_pipeline(p, chunks, config, given_schema),
+                  os.path.join(work_dir, PROGRESS_DIR), passes * len(chunks), stage)
+        schema = read_schema(os.path.join(work_dir, SCHEMA_FILE))
+        rules = _check_columns(schema, options)
         with open(os.path.join(work_dir, SUMMARY_FILE), encoding="utf-8") as handle:
             summary = json.load(handle)
         manifest = _manifest(options, files, config, summary)

@@ -1,8 +1,9 @@
-"""A progress bar for local runners: counts the chunk markers the workers leave in the work directory.
+"""A progress bar for local runners: counts the chunk markers the workers leave in the work directory
+(one sub-directory per stage; rows are counted from the last stage).
 
 Example::
 
-    >>> with ChunkProgress("/tmp/work/_progress/write", total=12, description="writing"):
+    >>> with ChunkProgress("/tmp/work/_progress", total=12, description="writing"):
     ...     run_pipeline()
 """
 from __future__ import annotations
@@ -16,31 +17,36 @@ import time
 class ChunkProgress:
     """Shows chunks done and rows read while the block runs (tqdm on a terminal, log lines otherwise)."""
 
-    def __init__(self, marker_dir: str, total: int, description: str, interval: float = 0.5):
+    def __init__(self, marker_dir: str, total: int, description: str, interval: float = 0.5,
+                 rows_stage: str = "write"):
         self.marker_dir, self.total, self.description, self.interval = marker_dir, total, description, interval
+        self.rows_stage = rows_stage
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._started = time.monotonic()
 
     def _state(self) -> tuple[int, int]:
-        try:
-            names = os.listdir(self.marker_dir)
-        except OSError:
-            return 0, 0
-        rows = 0
-        for name in names:
-            try:
-                with open(os.path.join(self.marker_dir, name)) as handle:
-                    rows += int(handle.read() or 0)
-            except (OSError, ValueError):
-                pass
-        return len(names), rows
+        """(chunk passes done over every stage, rows through the last stage)."""
+        done, rows = 0, 0
+        for stage in sorted(os.listdir(self.marker_dir)) if os.path.isdir(self.marker_dir) else []:
+            directory = os.path.join(self.marker_dir, stage)
+            names = os.listdir(directory)
+            done += len(names)
+            if stage != self.rows_stage:
+                continue
+            for name in names:
+                try:
+                    with open(os.path.join(directory, name)) as handle:
+                        rows += int(handle.read() or 0)
+                except (OSError, ValueError):
+                    pass
+        return done, rows
 
     def _watch(self) -> None:
         from tqdm import tqdm
 
         interactive = sys.stderr.isatty()
-        bar = tqdm(total=self.total, desc=self.description, unit="chunk", file=sys.stderr, disable=not interactive,
+        bar = tqdm(total=self.total, desc=self.description, unit="chunk pass", file=sys.stderr, disable=not interactive,
                    dynamic_ncols=True)
         last_logged = -1
         while True:

@@ -144,7 +144,8 @@ def _read_jsonl(chunk: Chunk, data: bytes) -> RawBatch:
     import pyarrow.json as pj
 
     lines = count_lines(data)
-    if data and not _BLANK_LINE.search(data):
+    body = data[:-1] if data.endswith(b"\n") else data  # the last line's terminator is no blank line
+    if data and not _BLANK_LINE.search(body):
         try:
             table = pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(use_threads=False,
                                                                               block_size=len(data) + 1))

@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping, Optional
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from tensorflow_metadata.proto.v0 import schema_pb2

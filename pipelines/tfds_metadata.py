@@ -19,10 +19,11 @@ TFDS_TEMPLATE = "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}"
 
 def tfds_features(rules: Sequence[FeatureRule]):
     """The ``tfds.features.FeaturesDict`` matching how rows are encoded."""
-    import tensorflow as tf
+    import numpy as np
     import tensorflow_datasets as tfds
 
-    dtypes = {"INT": tf.int64, "FLOAT": tf.float32, "BYTES": tf.string}
+    # NumPy dtypes keep TensorFlow out of the driver (TFDS maps np.str_ to tf.string when reading).
+    dtypes = {"INT": np.int64, "FLOAT": np.float32, "BYTES": np.str_}
     features = {}
     for rule in rules:
         shape = () if rule.required and not rule.multivalued else (None,)

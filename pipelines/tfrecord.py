@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 
 import google_crc32c
 import numpy as np
@@ -59,18 +60,22 @@ def frame_records(records: pa.BinaryArray) -> memoryview:
     return memoryview(framed.buffers()[2])[:size]
 
 
+def gzip_bytes(payload) -> bytes:
+    """One gzip stream with a zero timestamp and no file name: the same input gives the same bytes."""
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="") as stream:
+        stream.write(payload)
+    return buffer.getvalue()
+
+
 def write_tfrecords(path: str, records: pa.BinaryArray, compression: str = "none") -> tuple[int, int]:
-    """Writes ``records`` to ``path``; returns (number of records, bytes written)."""
+    """Writes ``records`` to a local ``path``; returns (number of records, bytes written)."""
     payload = frame_records(records)
     if compression == "gzip":
-        buffer = io.BytesIO()
-        with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, filename="") as stream:
-            stream.write(payload)
-        payload = memoryview(buffer.getvalue())
+        payload = memoryview(gzip_bytes(payload))
     elif compression != "none":
         raise ValueError(f"unknown compression {compression!r}; expected none or gzip")
-    from apache_beam.io.filesystems import FileSystems
-
-    with FileSystems.create(path, compression_type="uncompressed") as handle:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "wb") as handle:
         handle.write(payload)
     return len(records), payload.nbytes

@@ -70,20 +70,28 @@ def segments_to_binary(n: int, segments: Sequence[Segment], present: np.ndarray 
     ``(n, k)`` uint8 matrix of raw bytes. Built as one byte matrix and one boolean mask: no row loop.
     """
     blocks, masks = [], []
+    ragged = False
     for segment in segments:
         if isinstance(segment, bytes):
             block = np.broadcast_to(np.frombuffer(segment, np.uint8), (n, len(segment)))
-            mask = np.ones((n, len(segment)), bool)
+            mask = None
         elif isinstance(segment, Varint):
             block, sizes = _varint_matrix(segment.values)
-            mask = np.arange(block.shape[1])[None, :] < sizes[:, None]
+            mask = np.arange(block.shape[1])[None, :] < sizes[:, None] if block.shape[1] > 1 else None
         else:
             block = np.asarray(segment, np.uint8).reshape(n, -1)
-            mask = np.ones(block.shape, bool)
+            mask = None
+        ragged |= mask is not None
         blocks.append(block)
         masks.append(mask)
     matrix = np.concatenate(blocks, axis=1)
-    mask = np.concatenate(masks, axis=1)
+    width = matrix.shape[1]
+    if present is not None and not present.all():
+        ragged = True
+    if not ragged:  # every row has the same width: no compaction needed
+        return binary_from_parts(matrix.reshape(-1), np.arange(n + 1, dtype=np.int64) * width)
+    mask = np.concatenate([np.ones(block.shape, bool) if mask is None else mask
+                           for block, mask in zip(blocks, masks)], axis=1)
     if present is not None:
         mask &= present[:, None]
     offsets = np.zeros(n + 1, np.int64)
