@@ -52,7 +52,7 @@ def load_statistics(data_dir: str, split: Optional[str] = None):
 def shard_paths(data_dir: str, split: str) -> list[str]:
     """The TFRecord shards of ``split``, in order."""
     manifest = load_manifest(data_dir)
-    pattern = os.path.join(data_dir, manifest["tfds_dir"], f"{manifest['dataset_name']}-{split}.tfrecord-*")
+    pattern = os.path.join(data_dir, manifest["shards_dir"], f"{manifest['dataset_name']}-{split}.tfrecord-*")
     paths = sorted(glob.glob(pattern))
     if not paths:
         raise FileNotFoundError(f"{data_dir}: no shards for split {split!r}; splits: {manifest['splits']}")
