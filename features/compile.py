@@ -1,0 +1,309 @@
+"""Compiles fitted definitions to a ``tf.io.parse_example`` spec and a Keras 3 preprocessing model.
+
+The preprocessor maps the parsed dict to ``{"dense": f32[B, Dd], "wide": f32[B, Dw] multi-hot,
+"embedding_ids": {name: int64[B, L]}}``; :meth:`CompiledFeatures.new_embedding_block` gives fresh trainable
+embedding layers for ``embedding_ids``. All preprocessing computes in float32, whatever the global policy.
+
+Example::
+
+    >>> from tfpipe import features as tff
+    >>> compiled = tff.compile_features(fitted)                                # doctest: +SKIP
+    >>> parsed = tf.io.parse_example(serialized, compiled.parse_spec)          # doctest: +SKIP
+    >>> out = compiled.preprocessor(parsed)                                    # doctest: +SKIP
+    >>> embedded = compiled.new_embedding_block()(out["embedding_ids"])        # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Sequence
+
+import keras
+import tensorflow as tf
+
+from tfpipe.features.definitions import (
+    BucketizedColumn, CrossedColumn, Definition, EmbeddingColumn, HashBucketColumn, IdentityColumn,
+    IndicatorColumn, NumericColumn, VocabularyFileColumn, VocabularyListColumn, validate_definitions)
+from tfpipe.features.layers import (
+    BucketIds, CrossIds, EmbeddingBlock, HashIds, IdentityIds, NumericInput, VocabularyIds, WideEncoding)
+from tfpipe.features.missing import MISSING_BY_DTYPE
+
+_TF_DTYPES = {"string": tf.string, "int64": tf.int64, "float32": tf.float32}
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbeddingSpec:
+    """What an embedding of ``embedding_ids[name]`` needs: ids in ``[0, num_buckets)``, width, combiner."""
+
+    num_buckets: int
+    dimension: int
+    combiner: str
+
+
+def sanitize(name: str) -> str:
+    """A Keras/TF-safe layer name for a feature name (``native-country`` → ``native_country``)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return cleaned if cleaned and cleaned[0].isalpha() else f"f_{cleaned}"
+
+
+# ------------------------------------------------------------------------------------------------- parse spec
+
+
+def _raw_needs(definition) -> list[tuple[str, str, bool]]:
+    """(key, dtype, multivalent) of every raw feature a definition reads."""
+    if isinstance(definition, NumericColumn):
+        return [(definition.key, definition.dtype, False)]
+    if isinstance(definition, BucketizedColumn):
+        return _raw_needs(definition.source)
+    if isinstance(definition, (EmbeddingColumn, IndicatorColumn)):
+        return _raw_needs(definition.categorical)
+    if isinstance(definition, CrossedColumn):
+        needs = []
+        dtypes = definition.key_dtypes or (None,) * len(definition.keys)
+        for key, dtype in zip(definition.keys, dtypes):
+            needs.extend([(key, dtype, False)] if isinstance(key, str) else _raw_needs(key))
+        return needs
+    return [(definition.key, definition.dtype, bool(definition.multivalent))]
+
+
+def parse_spec(definitions: Sequence[Definition]) -> dict:
+    """The ``tf.io.parse_example`` features dict of fitted definitions (one entry per raw feature).
+
+    Single-valued: ``FixedLenFeature([1], dtype, MISSING)``; multi-valued: ``FixedLenSequenceFeature([], dtype,
+    allow_missing=True, default_value=MISSING)`` (padded dense [B, L]); see :mod:`tfpipe.features.missing`.
+
+    Example::
+
+        >>> parse_spec(fit([numeric_column("age")], stats))   # doctest: +SKIP
+        {'age': FixedLenFeature(shape=[1], dtype=tf.int64, default_value=-9223372036854775808)}
+    """
+    needs: dict[str, tuple[str, bool]] = {}
+    for definition in validate_definitions(definitions):
+        for key, dtype, multivalent in _raw_needs(definition):
+            if dtype is None:
+                raise ValueError(f"{definition.name!r} is not fitted (dtype of {key!r} unknown)")
+            if key in needs and needs[key] != (dtype, multivalent):
+                raise ValueError(f"feature {key!r} is read as {needs[key]} and as {(dtype, multivalent)}")
+            needs[key] = (dtype, multivalent)
+    spec = {}
+    for key, (dtype, multivalent) in needs.items():
+        missing = MISSING_BY_DTYPE[dtype]
+        if multivalent:
+            spec[key] = tf.io.FixedLenSequenceFeature([], _TF_DTYPES[dtype], allow_missing=True,
+                                                      default_value=missing)
+        else:
+            spec[key] = tf.io.FixedLenFeature([1], _TF_DTYPES[dtype], default_value=missing)
+    return spec
+
+
+# ---------------------------------------------------------------------------------------------- preprocessor
+
+
+class _Names:
+    def __init__(self):
+        self.used: set[str] = set()
+
+    def __call__(self, name: str) -> str:
+        base, i = sanitize(name), 1
+        candidate = base
+        while candidate in self.used:
+            i += 1
+            candidate = f"{base}_{i}"
+        self.used.add(candidate)
+        return candidate
+
+
+def _raw(features: dict, key: str) -> tf.Tensor:
+    values = features[key]
+    if isinstance(values, tf.SparseTensor):
+        raise TypeError(f"{key!r}: parse with tfpipe.features.parse_spec (dense tensors), got a SparseTensor")
+    return values[:, None] if values.shape.rank == 1 else values
+
+
+class FeaturePreprocessor(keras.Model):
+    """Non-trainable Keras model: parsed features → ``{"dense", "wide", "embedding_ids"}`` (see module doc)."""
+
+    def __init__(self, definitions: Sequence[Definition], name: str = "feature_preprocessor", **kwargs):
+        super().__init__(name=name, dtype="float32", **kwargs)
+        self.definitions = validate_definitions(definitions)
+        names = _Names()
+        self.id_layers = []          # tracked by Keras
+        self.numeric_layers = []
+        self._numeric_plan = []      # (definition, NumericInput)
+        self._wide_plan = []         # (name, ids fn, num_ids)
+        self._embedding_plan = []    # (name, ids fn)
+        self.embedding_specs: dict[str, EmbeddingSpec] = {}
+        means, variances = [], []
+        for d in self.definitions:
+            if isinstance(d, NumericColumn):
+                layer = NumericInput(d.default_value, log=d.normalizer == "log", name=names(f"{d.name}_input"))
+                self.numeric_layers.append(layer)
+                self._numeric_plan.append((d, layer))
+                mean, variance = _normalization_moments(d)
+                means.append(mean)
+                variances.append(variance)
+            elif isinstance(d, EmbeddingColumn):
+                self._embedding_plan.append((d.name, self._ids_fn(d.categorical, names)))
+                self.embedding_specs[d.name] = EmbeddingSpec(d.categorical.num_ids, d.dimension, d.combiner)
+            else:
+                categorical = d.categorical if isinstance(d, IndicatorColumn) else d
+                self._wide_plan.append((d.name, self._ids_fn(categorical, names), categorical.num_ids))
+        self.wide_encoding = None
+        if self._wide_plan:
+            self.wide_encoding = WideEncoding([n for *_, n in self._wide_plan], name="wide_encoding")
+        self.normalization = None
+        if means:
+            self.normalization = keras.layers.Normalization(axis=-1, mean=means, variance=variances,
+                                                            dtype="float32", name="normalization")
+            self.normalization.build((None, len(means)))
+        self.missing_names = [d.name for d, _ in self._numeric_plan if d.missing_indicator]
+        self.trainable = False
+        self.built = True  # every sublayer is built above or stateless; no symbolic build pass
+
+    def build(self, input_shape=None):
+        self.built = True
+
+    def _ids_fn(self, column, names: _Names):
+        """A function features → int64 ids [B, L] (-1 = none) for a categorical column; registers its layers."""
+        if isinstance(column, CrossedColumn):
+            parts, kinds = [], []
+            dtypes = column.key_dtypes or (None,) * len(column.keys)
+            for key, dtype in zip(column.keys, dtypes):
+                if isinstance(key, str):
+                    parts.append(lambda f, key=key: _raw(f, key))
+                    kinds.append("raw")
+                else:
+                    parts.append(self._ids_fn(key, names))
+                    kinds.append("ids")
+            layer = CrossIds(column.hash_bucket_size, kinds, name=names(f"{column.name}_cross"))
+            self.id_layers.append(layer)
+            return lambda f: layer([part(f) for part in parts])
+        if isinstance(column, BucketizedColumn):
+            layer = BucketIds(column.boundaries, column.source.default_value, name=names(f"{column.name}_ids"))
+        elif isinstance(column, (VocabularyListColumn, VocabularyFileColumn)):
+            layer = VocabularyIds(column.vocabulary, column.num_oov_buckets, column.dtype,
+                                  name=names(f"{column.name}_lookup"))
+        elif isinstance(column, IdentityColumn):
+            layer = IdentityIds(column.num_buckets, column.default_value, name=names(f"{column.name}_identity"))
+        elif isinstance(column, HashBucketColumn):
+            layer = HashIds(column.hash_bucket_size, name=names(f"{column.name}_hash"))
+        else:
+            raise TypeError(f"not a categorical column: {column!r}")
+        self.id_layers.append(layer)
+        return lambda f, key=column.key: layer(_raw(f, key))
+
+    @property
+    def dense_width(self) -> int:
+        return len(self._numeric_plan) + len(self.missing_names)
+
+    @property
+    def wide_width(self) -> int:
+        return sum(num_ids for *_, num_ids in self._wide_plan)
+
+    def call(self, features):
+        batch = tf.shape(next(iter(features.values())))[0]
+        values, missing = [], []
+        for d, layer in self._numeric_plan:
+            value, was_missing = layer(_raw(features, d.key))
+            values.append(value)
+            if d.missing_indicator:
+                missing.append(was_missing)
+        dense_parts = ([self.normalization(tf.concat(values, axis=1))] if values else []) + missing
+        dense = tf.concat(dense_parts, axis=1) if dense_parts else tf.zeros([batch, 0], tf.float32)
+        if self._wide_plan:
+            wide = self.wide_encoding([ids_fn(features) for _, ids_fn, _ in self._wide_plan])
+        else:
+            wide = tf.zeros([batch, 0], tf.float32)
+        embedding_ids = {name: ids_fn(features) for name, ids_fn in self._embedding_plan}
+        return {"dense": dense, "wide": wide, "embedding_ids": embedding_ids}
+
+
+def _normalization_moments(d: NumericColumn) -> tuple[float, float]:
+    if d.normalizer in ("zscore", "log"):
+        return d.mean, (d.std ** 2 if d.std > 0 else 1.0)
+    if d.normalizer == "minmax":
+        return d.min, ((d.max - d.min) ** 2 if d.max > d.min else 1.0)
+    return 0.0, 1.0
+
+
+def _slices(widths: Sequence[tuple[str, int]]) -> dict[str, tuple[int, int]]:
+    out, start = {}, 0
+    for name, width in widths:
+        out[name] = (start, start + width)
+        start += width
+    return out
+
+
+def _dummy_batch(spec: dict) -> dict:
+    return {key: tf.fill([1, 1], tf.constant(feature.default_value, feature.dtype)) for key, feature in spec.items()}
+
+
+@dataclasses.dataclass
+class CompiledFeatures:
+    """The result of :func:`compile_features` (see features/README.md for the exact contract)."""
+
+    definitions: tuple
+    parse_spec: dict
+    preprocessor: FeaturePreprocessor
+    embedding_specs: dict
+    dense_slices: dict
+    wide_slices: dict
+    embedding_slices: dict
+    label_spec: object = None
+
+    @property
+    def dense_width(self) -> int:
+        return self.preprocessor.dense_width
+
+    @property
+    def wide_width(self) -> int:
+        return self.preprocessor.wide_width
+
+    @property
+    def embedding_width(self) -> int:
+        return sum(spec.dimension for spec in self.embedding_specs.values())
+
+    @property
+    def parse_spec_with_label(self) -> dict:
+        """``parse_spec`` plus the label's feature (needs ``label_spec``)."""
+        if self.label_spec is None:
+            raise ValueError("compiled without a label_spec")
+        return {**self.parse_spec, **self.label_spec.parse_spec()}
+
+    def new_embedding_block(self, name: str | None = None, seed: int | None = None) -> EmbeddingBlock:
+        """A NEW trainable layer ``embedding_ids`` dict → float32 [B, embedding_width] (fresh weights each call).
+
+        Also accepts the whole preprocessor output dict. Example::
+
+            >>> block = compiled.new_embedding_block("member_0")       # doctest: +SKIP
+            >>> block(compiled.preprocessor(parsed)["embedding_ids"]).shape   # doctest: +SKIP
+            TensorShape([512, 16])
+        """
+        names = _Names()
+        specs = {n: {"num_buckets": s.num_buckets, "dimension": s.dimension, "combiner": s.combiner,
+                     "layer_name": names(n)} for n, s in self.embedding_specs.items()}
+        return EmbeddingBlock(specs, seed=seed, name=name)
+
+
+def compile_features(definitions: Sequence[Definition], label_spec=None) -> CompiledFeatures:
+    """Parse spec + float32 Keras preprocessing model of fitted definitions (raises if any is not fitted).
+
+    Example::
+
+        >>> compiled = compile_features(fit(definitions, "/tmp/adult"))      # doctest: +SKIP
+        >>> compiled.dense_width, compiled.wide_width, compiled.embedding_width   # doctest: +SKIP
+        (6, 120, 8)
+    """
+    definitions = validate_definitions(definitions)
+    unfitted = [d.name for d in definitions if not d.is_fitted]
+    if unfitted:
+        raise ValueError(f"definitions are not fitted: {unfitted}; call tfpipe.features.fit first")
+    spec = parse_spec(definitions)
+    preprocessor = FeaturePreprocessor(definitions)
+    preprocessor(_dummy_batch(spec))  # build every layer eagerly (no variable creation inside tf.data)
+    numeric = [(d.name, 1) for d, _ in preprocessor._numeric_plan]
+    dense_slices = _slices(numeric + [(f"{n}_missing", 1) for n in preprocessor.missing_names])
+    wide_slices = _slices([(n, num_ids) for n, _, num_ids in preprocessor._wide_plan])
+    embedding_slices = _slices([(n, s.dimension) for n, s in preprocessor.embedding_specs.items()])
+    return CompiledFeatures(definitions, spec, preprocessor, dict(preprocessor.embedding_specs), dense_slices,
+                            wide_slices, embedding_slices, label_spec)

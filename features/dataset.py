@@ -1,0 +1,135 @@
+"""The training/evaluation input pipeline over the shards of ``tfpipe preprocess``.
+
+shards (shuffled with the seed) → parallel interleave of ``TFRecordDataset`` (batched per shard when not
+shuffling) → cache → shuffle → repeat → batch → parallel map(``parse_example`` + label + preprocessor + example
+key) → prefetch.
+
+Example::
+
+    >>> ds = make_dataset("/tmp/adult", "train", compiled, batch_size=512, shuffle=True, seed=1)  # doctest: +SKIP
+    >>> inputs, label = next(iter(ds))                                                          # doctest: +SKIP
+    >>> sorted(inputs)                                                                          # doctest: +SKIP
+    ['dense', 'embedding_ids', 'example_key', 'wide']
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow as tf
+
+from tfpipe.features import artifacts
+from tfpipe.features.compile import CompiledFeatures, compile_features
+from tfpipe.features.definitions import is_fitted
+from tfpipe.features.fitting import fit
+from tfpipe.features.label import LabelSpec, fit_label
+
+EXAMPLE_KEY_BUCKETS = 2**62
+
+
+def example_key(serialized: tf.Tensor) -> tf.Tensor:
+    """Stable int64 key of serialized examples: ``to_hash_bucket_fast(serialized, 2**62)`` (FarmHash64)."""
+    return tf.strings.to_hash_bucket_fast(serialized, EXAMPLE_KEY_BUCKETS)
+
+
+def resolve_label(data_dir: str, split: str, label) -> LabelSpec | None:
+    """``"auto"`` → the manifest label (None if it has none); a column name → :func:`fit_label`; a LabelSpec as is.
+
+    Statistics of ``split`` are used, falling back to ``"train"``.
+    """
+    if label is None or isinstance(label, LabelSpec):
+        return label
+    if label == "auto":
+        label = artifacts.load_manifest(data_dir).get("label")
+        if not label:
+            return None
+    statistics = artifacts.load_statistics(data_dir)
+    names = [d.name for d in statistics.datasets]
+    stats_split = "train" if "train" in names else (split if split in names else None)
+    return fit_label(artifacts.load_schema(data_dir), statistics, label, split=stats_split)
+
+
+def _compiled(data_dir: str, features, label_spec) -> CompiledFeatures:
+    if isinstance(features, CompiledFeatures):
+        return features
+    definitions = tuple(features)
+    if not is_fitted(definitions):
+        definitions = fit(definitions, artifacts.load_statistics(data_dir), schema=artifacts.load_schema(data_dir))
+    return compile_features(definitions, label_spec=label_spec)
+
+
+def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequence, batch_size: int,
+                 shuffle: bool = False, repeat: bool = False, seed: int | None = None,
+                 cache: bool | str = False, deterministic: bool = False, label="auto",
+                 shuffle_buffer: int = 10_000, drop_remainder: bool = False) -> tf.data.Dataset:
+    """Batches ``(inputs, label)`` of a split (``inputs`` only when ``label=None``).
+
+    ``inputs`` = the preprocessor output (``dense``, ``wide``, ``embedding_ids``) + ``example_key`` int64 [B].
+    ``label``: ``"auto"`` (manifest label), a column name, a :class:`LabelSpec`, or None. Examples whose label
+    is unknown or missing are dropped (batches can then be smaller than ``batch_size``). ``features``: a
+    :class:`CompiledFeatures` or definitions (fitted from ``data_dir`` if needed). ``cache``: True (memory)
+    or a file prefix; caches the serialized records. ``deterministic`` (implied by ``seed``) fixes the order.
+    Without ``shuffle`` each shard is batched on its own, so the last batch of every shard may be smaller
+    (``drop_remainder=True`` rebatches to exactly ``batch_size``).
+
+    Example::
+
+        >>> ds = make_dataset("/tmp/adult", "test", compiled, 1024, label=None)   # doctest: +SKIP
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    label_spec = resolve_label(data_dir, split, label)
+    compiled = _compiled(data_dir, features, label_spec)
+    deterministic = bool(deterministic or seed is not None)
+    paths = artifacts.shard_paths(data_dir, split)
+    compression = artifacts.compression_type(data_dir)
+    autotune = tf.data.AUTOTUNE
+
+    files = tf.data.Dataset.from_tensor_slices(paths)
+    if shuffle and len(paths) > 1:
+        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+
+    def read(path):
+        records = tf.data.TFRecordDataset(path, compression_type=compression, buffer_size=1 << 20)
+        # Without shuffling, batch inside each shard: no per-record cost in the interleave.
+        return records if shuffle else records.batch(batch_size)
+
+    elements = files.interleave(read, cycle_length=max(1, min(len(paths), 4)), block_length=16 if shuffle else 1,
+                                num_parallel_calls=autotune, deterministic=deterministic)
+    if cache:
+        elements = elements.cache(cache if isinstance(cache, str) else "")
+    if shuffle:
+        elements = elements.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        elements = elements.repeat()
+    if shuffle:
+        batches = elements.batch(batch_size, drop_remainder=drop_remainder)
+    elif drop_remainder:
+        batches = elements.rebatch(batch_size, drop_remainder=True)
+    else:
+        batches = elements  # the last batch of each shard may be smaller
+
+    spec = dict(compiled.parse_spec)
+    if label_spec is not None:
+        spec.update(label_spec.parse_spec())
+    preprocessor = compiled.preprocessor
+
+    def transform(serialized):
+        parsed = tf.io.parse_example(serialized, spec)
+        keys = example_key(serialized)
+        if label_spec is None:
+            inputs = dict(preprocessor(parsed, training=False))
+            inputs["example_key"] = keys
+            return inputs
+        encoded = label_spec.encode(parsed.pop(label_spec.name))
+        valid = label_spec.is_valid(encoded)
+        parsed, keys, encoded = tf.cond(
+            tf.reduce_all(valid), lambda: (parsed, keys, encoded),
+            lambda: tf.nest.map_structure(lambda t: tf.boolean_mask(t, valid), (parsed, keys, encoded)))
+        inputs = dict(preprocessor(parsed, training=False))
+        inputs["example_key"] = keys
+        return inputs, encoded
+
+    dataset = batches.map(transform, num_parallel_calls=autotune, deterministic=deterministic)
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    return dataset.with_options(options).prefetch(autotune)

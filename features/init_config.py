@@ -1,0 +1,62 @@
+"""A sensible default feature config for a preprocessed dataset (``tfpipe features init``), for the user to edit.
+
+Rules: numbers → ``numeric_column`` z-score (``log`` when ``min >= 0`` and ``max > 100 * max(median, 1)``,
+i.e. heavy right tails such as money amounts); strings with ≤ 100 distinct values → vocabulary list +
+``indicator_column`` (wide); larger string columns → hash bucket (2 × distinct, at most 100 000) +
+``embedding_column`` (dimension ``min(32, round(6 * distinct ** 0.25))``); the label is left out.
+
+Example::
+
+    >>> defs = default_config(load_schema(d), load_statistics(d), label="income")   # doctest: +SKIP
+    >>> defs[0]                                                                       # doctest: +SKIP
+    NumericColumn(key='age', normalizer='zscore', ...)
+"""
+from __future__ import annotations
+
+from tfpipe.features import artifacts
+from tfpipe.features.definitions import (
+    categorical_column_with_hash_bucket, categorical_column_with_vocabulary_list, embedding_column,
+    indicator_column, numeric_column)
+
+MAX_VOCABULARY = 100
+MAX_HASH_BUCKETS = 100_000
+
+
+def default_definition(key: str, dtype: str, stats):
+    """The default definition of one feature (None when it has no statistics to fit from)."""
+    if stats is None:
+        return None
+    if dtype in ("int64", "float32"):
+        num = stats.num_stats
+        log = num.min >= 0 and num.max > 100 * max(num.median, 1.0)
+        return numeric_column(key, normalizer="log" if log else "zscore")
+    unique = stats.string_stats.unique or len(stats.string_stats.top_values)
+    if unique <= MAX_VOCABULARY:
+        return indicator_column(categorical_column_with_vocabulary_list(key, num_oov_buckets=1))
+    buckets = min(MAX_HASH_BUCKETS, 2 * unique)
+    dimension = min(32, max(2, round(6 * unique ** 0.25)))
+    return embedding_column(categorical_column_with_hash_bucket(key, buckets), dimension)
+
+
+def default_config(schema, statistics, label: str | None = None, split: str | None = "train") -> tuple:
+    """Unfitted default definitions of every schema feature but ``label``, in schema order.
+
+    ``schema``/``statistics``: messages or a preprocessed DIR. Example::
+
+        >>> [d.name for d in default_config(d, d, label="income")][:3]   # doctest: +SKIP
+        ['age', 'workclass_indicator', 'fnlwgt']
+    """
+    schema = artifacts.load_schema(schema)
+    dataset = artifacts.split_statistics(artifacts.load_statistics(statistics), split)
+    definitions = []
+    for feature in schema.feature:
+        if feature.name == label:
+            continue
+        try:
+            stats = artifacts.feature_statistics(dataset, feature.name)
+        except KeyError:
+            stats = None
+        definition = default_definition(feature.name, artifacts.feature_dtype(feature.name, schema, stats), stats)
+        if definition is not None:
+            definitions.append(definition)
+    return tuple(definitions)
