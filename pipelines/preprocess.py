@@ -131,6 +131,9 @@ def _run_beam(options: PreprocessOptions, build, progress_dir: str, total: int, 
     from tfpipe.pipelines.progress import ChunkProgress
 
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    # The local job service relays every worker's start-up warnings; they say nothing about the data.
+    logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
+    logging.getLogger("apache_beam.options.pipeline_options").setLevel(logging.ERROR)
     if options.progress:
         print(f"[tfpipe] {description}: {total} chunk passes on {options.runner}", file=sys.stderr, flush=True)
     with ChunkProgress(progress_dir, total, description) if options.progress else _nothing():
