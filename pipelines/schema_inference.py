@@ -87,15 +87,12 @@ class ColumnEvidence:
                                    pa.scalar(None, pa.string()), array)
             present = array.drop_null()
             self.missing += (len(array) - len(present)) if count_missing else 0
-            is_int = pc.match_substring_regex(present, _INT_PATTERN)
-            is_float = pc.match_substring_regex(present, _FLOAT_PATTERN)
-            ints = int(pc.sum(is_int).as_py() or 0)
-            floats = int(pc.sum(is_float).as_py() or 0)
-            self.ints += ints
-            self.floats += floats - ints
-            self.texts += len(present) - floats
-            self.leading_zero_ints += int(pc.sum(pc.and_(is_int, pc.match_substring_regex(present, _LEADING_ZERO)))
-                                          .as_py() or 0)
+            numbers = present.filter(pc.match_substring_regex(present, _FLOAT_PATTERN))
+            integers = numbers.filter(pc.match_substring_regex(numbers, _INT_PATTERN))
+            self.ints += len(integers)
+            self.floats += len(numbers) - len(integers)
+            self.texts += len(present) - len(numbers)
+            self.leading_zero_ints += int(pc.sum(pc.match_substring_regex(integers, _LEADING_ZERO)).as_py() or 0)
             self._add_distinct(present)
             return
         present = array.drop_null()
@@ -110,7 +107,11 @@ class ColumnEvidence:
     def _add_distinct(self, values: pa.Array) -> None:
         if self.distinct is None:
             return
-        self.distinct.update(pc.unique(values).to_pylist())
+        uniques = pc.unique(values)
+        if len(uniques) > MAX_DOMAIN_SIZE:  # no domain: skip turning many values into Python objects
+            self.distinct = None
+            return
+        self.distinct.update(uniques.to_pylist())
         if len(self.distinct) > MAX_DOMAIN_SIZE:
             self.distinct = None
 
