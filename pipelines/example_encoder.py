@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -30,6 +31,8 @@ from tfpipe.pipelines.varint import (
 
 _KIND_TAGS = {"BYTES": b"\x0a", "FLOAT": b"\x12", "INT": b"\x1a"}  # Feature.{bytes,float,int64}_list
 _EMPTY = pa.scalar(b"", pa.binary())
+_DICTIONARY_MIN_ROWS = 1024   # below this, dictionary encoding of string columns does not pay
+_DICTIONARY_RATIO = 16        # ... nor when a column has more than one distinct value per 16 rows
 
 ColumnSpec = tuple  # (feature name, "INT" | "FLOAT" | "BYTES", pa.Array)
 
@@ -55,6 +58,12 @@ def _entry_pieces(key: bytes, kind: str, list_lengths: np.ndarray, list_prefix: 
     return segments_to_binary(len(present), segments, present)
 
 
+def _few_distinct(values: np.ndarray) -> bool:
+    """Whether a sample suggests few distinct values (cheap test before factorizing a whole column)."""
+    sample = values[:: max(1, values.size // 2048)]
+    return np.unique(sample).size * 4 <= sample.size
+
+
 def _scalar_entry(key: bytes, kind: str, column: pa.Array):
     """(header, payload or None) of a single-valued column."""
     n = len(column)
@@ -64,10 +73,24 @@ def _scalar_entry(key: bytes, kind: str, column: pa.Array):
         raw = values.view(np.uint8).reshape(n, 4)
         return _entry_pieces(key, kind, np.full(n, 6, np.int64), [b"\x0a\x04", raw], present), None
     if kind == "INT":
-        values = column.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False).view(np.uint64)
+        values = column.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        if n >= _DICTIONARY_MIN_ROWS and _few_distinct(values):
+            codes, uniques = pd.factorize(values)  # hash-based, keeps first-seen order
+            if len(uniques) * _DICTIONARY_RATIO <= n:
+                header, _ = _scalar_entry(key, kind, pa.array(uniques, pa.int64()))
+                entries = header.take(pa.array(codes.astype(np.int32)))
+                return (entries if present.all() else pc.if_else(pa.array(present), entries, _EMPTY)), None
+        values = values.view(np.uint64)
         sizes = varint_sizes(values)
         return _entry_pieces(key, kind, 2 + sizes, [b"\x0a", Varint(sizes), Varint(values)], present), None
     values = column if column.type == pa.binary() else pc.cast(column, pa.binary())
+    if n >= _DICTIONARY_MIN_ROWS:
+        encoded = pc.dictionary_encode(values)
+        if len(encoded.dictionary) * _DICTIONARY_RATIO <= n:
+            # Few distinct values (categories): encode each once, then pick per row (one C++ take).
+            header, payload = _scalar_entry(key, kind, encoded.dictionary)
+            entries = pc.binary_join_element_wise(header, payload, _EMPTY)
+            return entries.take(encoded.indices).fill_null(b""), None
     lengths = binary_lengths(values)
     header = _entry_pieces(key, kind, 1 + varint_sizes(lengths) + lengths, [b"\x0a", Varint(lengths)], present)
     return header, values.fill_null(b"")

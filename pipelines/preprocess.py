@@ -119,7 +119,9 @@ def _pipeline_options(options: PreprocessOptions):
         if "direct_num_workers" not in given:
             flags.append(f"--direct_num_workers={os.cpu_count() or 1}")
         if "direct_running_mode" not in given:
-            flags.append("--direct_running_mode=multi_processing")
+            # Threads, not processes: the work is Arrow/NumPy kernels that release the GIL, and threads
+            # skip the worker start-up and the pickling of every result between processes (measured faster).
+            flags.append("--direct_running_mode=multi_threading")
     if "sdk_harness_log_level" not in given:
         flags.append("--default_sdk_harness_log_level=WARNING")
     return PipelineOptions(flags=flags, runner=options.runner)

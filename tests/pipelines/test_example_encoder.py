@@ -64,3 +64,16 @@ def test_batched_parse_example_reads_the_encoding():
 def test_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="unknown kind"):
         encode_examples([("x", "DOUBLE", pa.array([1.0]))])
+
+
+def test_dictionary_path_for_repeated_values_gives_the_same_bytes_as_the_direct_path():
+    rng = np.random.default_rng(2)
+    n = 5000  # above the size where repeated values are encoded once per distinct value
+    ints = pa.array(np.where(rng.random(n) < 0.1, None, rng.integers(-50, 50, n)).tolist(), pa.int64())
+    words = pa.array(np.where(rng.random(n) < 0.1, None, rng.choice(["a", "bb", "ccc", "é"], n)).tolist())
+    whole = encode_examples([("i", "INT", ints), ("w", "BYTES", words)]).to_pylist()
+    pieces = []
+    for start in range(0, n, 500):  # small batches take the direct path
+        pieces += encode_examples([("i", "INT", ints.slice(start, 500)), ("w", "BYTES", words.slice(start, 500))]
+                                  ).to_pylist()
+    assert whole == pieces
