@@ -29,11 +29,12 @@ setup(
         "numpy>=1.26,<2.5",
         "pandas>=2.2,<4",
         "tqdm>=4.66,<5",
+        "matplotlib>=3.8,<4",
+        "tensorboard>=2.21,<2.22",
     ],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         "test": ["pytest>=8,<10", "scikit-learn>=1.5,<2", "grpcio-tools>=1.76,<1.81"],
-        "report": ["matplotlib>=3.8,<4"],
     },
     entry_points={"console_scripts": ["tfpipe=tfpipe.cli:main"]},
 )

@@ -17,6 +17,8 @@ import sys
 COMMAND_MODULES = (
     "tfpipe.pipelines.cli",   # preprocess
     "tfpipe.features.cli",    # features init
+    "tfpipe.ensembles.cli",   # train
+    "tfpipe.serving.cli",     # evaluate
     "tfpipe.demo",            # demo
 )
 

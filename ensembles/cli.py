@@ -1,0 +1,58 @@
+"""``tfpipe train``: preprocessed DIR -> ensemble -> MODEL_DIR/{saved_model, metrics.json, report.html}.
+
+Example::
+
+    $ tfpipe train --data /tmp/adult --label income --ensemble bagging --members 8 --output /tmp/model
+"""
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    """Adds the ``train`` subcommand."""
+    p = subparsers.add_parser("train", help="train a bagging/boosting/stacking ensemble and export one SavedModel",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="output DIR of `tfpipe preprocess`")
+    p.add_argument("--label", default=None, help="label column (default: the manifest's label)")
+    p.add_argument("--ensemble", choices=("bagging", "boosting", "stacking"), default="bagging")
+    p.add_argument("--output", required=True, help="MODEL_DIR to write")
+    p.add_argument("--features", default=None,
+                   help="features.pbtxt (default: DIR/features.pbtxt from `features init`, else the default config)")
+    p.add_argument("--members", type=int, default=8,
+                   help="bagging: K members; boosting: stages; stacking: base members (linear, dnn, wide_deep, ...)")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--precision", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"), default="auto")
+    p.add_argument("--strategy", choices=("auto", "default", "mirrored", "multi_worker"), default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--task", choices=("binary", "multiclass", "regression"), default=None,
+                   help="override the task inferred from the label's schema/statistics")
+    p.add_argument("--member-kind", choices=("linear", "dnn", "wide_deep"), default=None,
+                   help="member model (default: wide_deep for bagging, dnn for boosting, all three for stacking)")
+    p.add_argument("--hidden", default="64,32", help="hidden layer widths of dnn members")
+    p.add_argument("--feature-fraction", type=float, default=1.0, help="bagging: random input-column subset per member")
+    p.add_argument("--folds", type=int, default=5, help="stacking: K-fold by key hash")
+    p.add_argument("--boosting", choices=("gradient", "adaboost"), default="gradient")
+    p.add_argument("--shrinkage", type=float, default=0.5, help="gradient boosting learning rate per stage")
+    p.add_argument("--no-corrective", action="store_true", help="gradient boosting: skip the joint re-fit")
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--eval-fraction", type=float, default=0.1,
+                   help="fraction of train carved out (by key hash) as eval when the data has no eval split")
+    p.add_argument("--patience", type=int, default=2, help="early stopping patience (epochs) on the eval loss")
+    p.add_argument("--jit-compile", action="store_true", help="compile train steps with XLA (faster on GPUs)")
+    p.add_argument("--no-report", action="store_true")
+    p.set_defaults(handler=run_train)
+
+
+def run_train(args) -> int:
+    from tfpipe.ensembles.train import train_ensemble
+
+    result = train_ensemble(
+        args.data, args.output, label=args.label, ensemble=args.ensemble, members=args.members, epochs=args.epochs,
+        batch_size=args.batch_size, precision=args.precision, strategy=args.strategy, seed=args.seed,
+        features_config=args.features, task=args.task, member_kind=args.member_kind,
+        hidden=tuple(int(h) for h in args.hidden.split(",") if h), feature_fraction=args.feature_fraction,
+        folds=args.folds, boosting=args.boosting, shrinkage=args.shrinkage, corrective=not args.no_corrective,
+        learning_rate=args.learning_rate, eval_fraction=args.eval_fraction, patience=args.patience,
+        report=not args.no_report, jit_compile=args.jit_compile)
+    print(f"saved model: {result.saved_model_dir}\nmetrics: {result.metrics_path}\nreport: {result.report_path}")
+    return 0

@@ -1,0 +1,245 @@
+"""Member models over the compiled features, vectorized over a leading member axis.
+
+A :class:`MemberStack` holds ``n`` independent members of one kind in ONE layer: dense weights have shape
+``[n, in, out]`` and are applied with ``einsum``; embeddings come from a :class:`VectorizedEmbedding` (one
+table ``[buckets, n * dim]`` per id feature, built from ``compiled.embedding_specs``) or, when only a factory
+is given, from ``n`` fresh blocks of ``compiled.new_embedding_block``. Kinds:
+
+- ``linear`` (wide): one affine map of ``wide`` (+ ``dense``) columns;
+- ``dnn``: MLP over ``dense``, the member's embeddings and the ``wide`` multi-hot columns;
+- ``wide_deep``: the sum of both (the linear part memorizes single columns and crosses, the MLP generalizes).
+
+Inputs are the preprocessor's dict ``{"dense": f32[B, Dd], "wide": f32[B, Dw], "embedding_ids": {...}}``
+(missing parts are skipped). The output is float32 logits ``[B, n, units]``; the last layer is float32 under
+mixed precision. ``feature_fraction < 1`` gives every member a fixed random subset of the input columns.
+
+Example::
+
+    >>> import numpy as np
+    >>> stack = MemberStack("wide_deep", n_members=4, units=1, hidden=(16,),
+    ...                     embedding_factory=simple_embedding_factory({"c": 10}, dim=4))
+    >>> x = {"dense": np.zeros((2, 3), "float32"), "wide": np.zeros((2, 5), "float32"),
+    ...      "embedding_ids": {"c": np.array([1, 2])}}
+    >>> stack(x).shape
+    TensorShape([2, 4, 1])
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+import numpy as np
+from keras import ops
+
+MEMBER_KINDS = ("linear", "dnn", "wide_deep")
+
+
+class VectorizedDense(keras.layers.Layer):
+    """``n`` dense layers at once: x [B, in] (shared) or [B, n, in] -> [B, n, out], kernel [n, in, out].
+
+    ``mask`` ([n, in], 0/1) zeroes input columns per member (random feature subsets).
+    """
+
+    def __init__(self, n_members: int, units: int, activation=None, mask=None, l2: float = 0.0,
+                 kernel_initializer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel_initializer = kernel_initializer or keras.initializers.VarianceScaling(1.0, "fan_avg", "uniform")
+        self.n_members = int(n_members)
+        self.units = int(units)
+        self.activation = keras.activations.get(activation)
+        self.mask = None if mask is None else np.asarray(mask, dtype="float32")
+        self.l2 = float(l2)
+
+    def build(self, input_shape):
+        fan_in = int(input_shape[-1])
+        reg = keras.regularizers.L2(self.l2) if self.l2 else None
+        self.kernel = self.add_weight(
+            name="kernel", shape=(self.n_members, fan_in, self.units),
+            initializer=self.kernel_initializer, regularizer=reg)
+        self.bias = self.add_weight(name="bias", shape=(self.n_members, self.units), initializer="zeros")
+
+    def call(self, x):
+        kernel = ops.cast(self.kernel, self.compute_dtype)
+        if self.mask is not None:
+            kernel = kernel * ops.cast(self.mask[:, :, None], self.compute_dtype)
+        x = ops.cast(x, self.compute_dtype)
+        if len(x.shape) == 2:
+            y = ops.einsum("bi,kio->bko", x, kernel)
+        else:
+            y = ops.einsum("bki,kio->bko", x, kernel)
+        y = y + ops.cast(self.bias, self.compute_dtype)[None]
+        return self.activation(y) if self.activation is not None else y
+
+
+class EmbeddingBlock(keras.layers.Layer):
+    """Embeds each id feature ``{name: int[B]}`` into ``dim`` columns and concatenates them -> [B, sum dims].
+
+    The fallback embedding factory for synthetic data and the GPU benchmark; with real features use
+    ``compiled.new_embedding_block``.
+    """
+
+    def __init__(self, vocab_sizes: dict, dim: int = 8, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_sizes = dict(sorted(vocab_sizes.items()))
+        self.dim = int(dim)
+        self.embeddings = {name: keras.layers.Embedding(size, self.dim, name=f"emb_{i}")
+                           for i, (name, size) in enumerate(self.vocab_sizes.items())}
+
+    def call(self, ids):
+        parts = [self.embeddings[name](ops.reshape(ops.cast(ids[name], "int32"), (-1,)))
+                 for name in self.vocab_sizes]
+        return ops.concatenate(parts, axis=-1)
+
+
+class VectorizedEmbedding(keras.layers.Layer):
+    """Embeddings of ``n`` members in one table per id feature: [buckets, n * dim] -> [B, n, sum dims].
+
+    ``specs``: ``{name: (num_buckets, dimension, combiner)}`` (``compiled.embedding_specs`` works: objects with
+    those attributes). Ids are int [B] or [B, L] with ``-1`` for padding/missing (masked out), combined with
+    ``mean`` / ``sum`` / ``sqrtn`` like ``tf.feature_column``. One gather per feature serves all members, which
+    is what makes K members in one pass cheap.
+    """
+
+    def __init__(self, specs: dict, n_members: int, **kwargs):
+        super().__init__(**kwargs)
+        self.n_members = int(n_members)
+        self.specs = {}
+        for name, spec in specs.items():
+            if isinstance(spec, (tuple, list)):
+                buckets, dim, combiner = (tuple(spec) + ("mean",))[:3]
+            else:
+                buckets, dim, combiner = spec.num_buckets, spec.dimension, getattr(spec, "combiner", "mean")
+            self.specs[name] = (int(buckets), int(dim), combiner)
+        self.tables = {}
+
+    def build(self, input_shape=None):
+        for i, (name, (buckets, dim, _)) in enumerate(self.specs.items()):
+            self.tables[name] = self.add_weight(
+                name=f"table_{i}", shape=(buckets, self.n_members * dim),
+                initializer=keras.initializers.RandomUniform(-0.05, 0.05))
+        self.built = True
+
+    @property
+    def width(self) -> int:
+        return sum(dim for _, dim, _ in self.specs.values())
+
+    def call(self, ids):
+        import tensorflow as tf
+
+        parts = []
+        for name, (buckets, dim, combiner) in self.specs.items():
+            x = tf.cast(ids[name], tf.int32)
+            if x.shape.rank == 1:
+                x = x[:, None]
+            valid = tf.cast(x >= 0, self.compute_dtype)[..., None]                      # [B, L, 1]
+            table = tf.cast(self.tables[name], self.compute_dtype)
+            emb = tf.gather(table, tf.clip_by_value(x, 0, buckets - 1)) * valid          # [B, L, n*dim]
+            total = tf.reduce_sum(emb, axis=1)
+            count = tf.reduce_sum(valid, axis=1)
+            if combiner == "mean":
+                total = total / tf.maximum(count, 1.0)
+            elif combiner == "sqrtn":
+                total = total / tf.sqrt(tf.maximum(count, 1.0))
+            parts.append(tf.reshape(total, [-1, self.n_members, dim]))
+        return tf.concat(parts, axis=-1)
+
+
+def simple_embedding_factory(vocab_sizes: dict, dim: int = 8) -> Callable[[str], keras.layers.Layer]:
+    """Returns ``factory(name) -> EmbeddingBlock``, mirroring ``compiled.new_embedding_block``."""
+    return lambda name: EmbeddingBlock(vocab_sizes, dim, name=name)
+
+
+def feature_masks(n_members: int, width: int, fraction: float, seed: int) -> np.ndarray | None:
+    """Fixed random 0/1 masks [n, width] keeping ``ceil(fraction*width)`` columns per member (None if 1)."""
+    if fraction >= 1.0 or width == 0:
+        return None
+    keep = max(1, int(np.ceil(fraction * width)))
+    rng = np.random.default_rng([int(seed), 7919, width])
+    masks = np.zeros((n_members, width), "float32")
+    for k in range(n_members):
+        masks[k, rng.choice(width, keep, replace=False)] = 1.0
+    return masks
+
+
+class MemberStack(keras.layers.Layer):
+    """``n_members`` members of one kind, vectorized; call(inputs) -> float32 logits [B, n_members, units]."""
+
+    def __init__(self, kind: str, n_members: int, units: int, hidden=(64, 32),
+                 embedding_factory: Callable | None = None, feature_fraction: float = 1.0, seed: int = 0,
+                 dropout: float = 0.0, l2: float = 0.0, embedding_specs: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if kind not in MEMBER_KINDS:
+            raise ValueError(f"member kind must be one of {MEMBER_KINDS}, got {kind!r}")
+        self.kind, self.n_members, self.units = kind, int(n_members), int(units)
+        self.hidden = tuple(int(h) for h in hidden)
+        self.feature_fraction, self.seed, self.dropout_rate, self.l2 = float(feature_fraction), int(seed), dropout, l2
+        self.embedding_blocks = []
+        self.vectorized_embedding = None
+        if kind != "linear" and embedding_specs:
+            self.vectorized_embedding = VectorizedEmbedding(embedding_specs, self.n_members, name="embeddings")
+        elif kind != "linear" and embedding_factory is not None:
+            self.embedding_blocks = [embedding_factory(f"{self.name}_embedding_{k}") for k in range(self.n_members)]
+
+    def build(self, input_shape):
+        dense_w = int(input_shape["dense"][-1]) if "dense" in input_shape else 0
+        wide_w = int(input_shape["wide"][-1]) if "wide" in input_shape else 0
+        self._has_dense, self._has_wide = dense_w > 0, wide_w > 0
+        n = self.n_members
+        if self.kind in ("linear", "wide_deep"):
+            if self.kind == "linear":
+                self._lin_parts = tuple(p for p, w in (("wide", wide_w), ("dense", dense_w)) if w)
+            else:
+                self._lin_parts = ("wide",) if wide_w else ("dense",)
+            lin_w = sum(w for p, w in (("wide", wide_w), ("dense", dense_w)) if p in self._lin_parts)
+            mask = feature_masks(n, lin_w, self.feature_fraction, self.seed * 31 + 1)
+            self.linear_out = VectorizedDense(n, self.units, mask=mask, l2=self.l2, dtype="float32",
+                                              kernel_initializer="zeros", name="linear_out")
+        if self.kind in ("dnn", "wide_deep"):
+            self.hidden_layers = []
+            self.dropouts = []
+            for i, h in enumerate(self.hidden):
+                self.hidden_layers.append(VectorizedDense(n, h, activation="relu", l2=self.l2, name=f"hidden_{i}"))
+                if self.dropout_rate:
+                    self.dropouts.append(keras.layers.Dropout(self.dropout_rate))
+            self.deep_out = VectorizedDense(n, self.units, dtype="float32", name="deep_out")
+        self.built = True
+
+    def _deep_input(self, inputs):
+        """[B, n, in]: dense and wide (shared) concatenated with each member's embeddings."""
+        parts = []
+        if self._has_dense:
+            dense = ops.cast(inputs["dense"], self.compute_dtype)
+            parts.append(ops.repeat(dense[:, None, :], self.n_members, axis=1))
+        has_ids = "embedding_ids" in inputs and bool(inputs["embedding_ids"])
+        if self.vectorized_embedding is not None and has_ids:
+            parts.append(ops.cast(self.vectorized_embedding(inputs["embedding_ids"]), self.compute_dtype))
+        elif self.embedding_blocks and has_ids:
+            embs = [ops.cast(block(inputs["embedding_ids"]), self.compute_dtype) for block in self.embedding_blocks]
+            parts.append(ops.stack(embs, axis=1))
+        if self._has_wide:  # the one-hot / multi-hot (indicator, bucketized, crossed) columns too
+            wide = ops.cast(inputs["wide"], self.compute_dtype)
+            parts.append(ops.repeat(wide[:, None, :], self.n_members, axis=1))
+        if not parts:
+            raise ValueError("a dnn member needs dense columns or embeddings")
+        return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
+
+    def call(self, inputs, training=False):
+        out = None
+        if self.kind in ("linear", "wide_deep"):
+            lin_in = [ops.cast(inputs[p], "float32") for p in self._lin_parts]
+            lin_x = lin_in[0] if len(lin_in) == 1 else ops.concatenate(lin_in, axis=-1)
+            out = self.linear_out(lin_x)
+        if self.kind in ("dnn", "wide_deep"):
+            x = self._deep_input(inputs)
+            if self.feature_fraction < 1.0:
+                if not hasattr(self, "_deep_mask"):
+                    self._deep_mask = feature_masks(self.n_members, int(x.shape[-1]), self.feature_fraction,
+                                                    self.seed * 31 + 2)
+                x = x * ops.cast(self._deep_mask[None], x.dtype)
+            for i, layer in enumerate(self.hidden_layers):
+                x = layer(x)
+                if self.dropouts:
+                    x = self.dropouts[i](x, training=training)
+            deep = self.deep_out(x)
+            out = deep if out is None else out + deep
+        return ops.cast(out, "float32")

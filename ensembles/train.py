@@ -1,0 +1,217 @@
+"""End to end training: preprocessed DIR -> features -> ensemble -> ONE SavedModel + metrics.json + report.
+
+Steps of :func:`train_ensemble`:
+
+1. Features: ``features_config`` (a ``features.pbtxt``), else ``DIR/features.pbtxt`` written by
+   ``tfpipe features init``, else ``tfpipe.features.default_config``; fitted on the train statistics and
+   compiled (float32 preprocessing). The label and task come from ``tfpipe.features.fit_label`` (``task=``
+   overrides).
+2. Data: ``make_dataset(DIR, "train")``. Eval split: the data's ``eval`` split if it has one, otherwise a
+   deterministic ``eval_fraction`` (default 10%) of ``train`` chosen by the hash of each example's key (the
+   rest is used for training). Early stopping watches the eval loss.
+3. Precision policy (``auto|float32|mixed_float16|mixed_bfloat16``) set AFTER building the preprocessing;
+   strategy (``auto|default|mirrored|multi_worker``); the ensemble (bagging / boosting / stacking) trained
+   with Keras progress output and TensorBoard logs under ``MODEL_DIR/logs``.
+4. Export ``MODEL_DIR/saved_model`` (``serving_default``: ``examples`` -> ``predictions``,
+   ``member_predictions``), ``MODEL_DIR/metrics.json`` (per split: ensemble and members, computed through
+   the serving function on the raw tf.Examples), ``MODEL_DIR/report.html`` (+ PNG plots).
+
+Example::
+
+    >>> from tfpipe.ensembles.train import train_ensemble
+    >>> result = train_ensemble("/tmp/adult", "/tmp/model", label="income", ensemble="bagging", members=8,
+    ...                         epochs=3, batch_size=512, precision="auto", strategy="auto", seed=0)  # doctest: +SKIP
+    >>> result.metrics["test"]["ensemble"]["auc"]                                                  # doctest: +SKIP
+    0.91
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+ENSEMBLES = ("bagging", "boosting", "stacking")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :func:`train_ensemble` produced."""
+
+    output_dir: str
+    saved_model_dir: str
+    metrics_path: str
+    report_path: str | None
+    metrics: dict
+    history: list
+    metadata: dict
+    ensemble: object = None          # the trained EnsembleModel (in memory)
+    serve_fn: object = None          # the tf.function that was exported (examples -> outputs)
+    seconds: float = 0.0
+
+
+def _load_definitions(data_dir: str, features_config: str | None, label: str):
+    from tfpipe import features as tff
+    from tfpipe.features import artifacts
+
+    schema, stats = artifacts.load_schema(data_dir), artifacts.load_statistics(data_dir)
+    source = features_config
+    if source is None and os.path.exists(os.path.join(data_dir, "features.pbtxt")):
+        source = os.path.join(data_dir, "features.pbtxt")
+    if source is not None:
+        definitions = tff.load_config(source)
+    else:
+        definitions = tff.default_config(schema, stats, label=label)
+        source = "default_config"
+    definitions = tuple(d for d in definitions if getattr(d, "key", None) != label)
+    fitted = tff.fit(definitions, stats, schema=schema)
+    return fitted, schema, stats, source
+
+
+def build_ensemble(kind: str, task, members: int, embedding_factory, seed: int = 0, member_kind: str | None = None,
+                   hidden=(64, 32), feature_fraction: float = 1.0, folds: int = 5, boosting: str = "gradient",
+                   shrinkage: float = 0.5, corrective: bool = True, embedding_specs: dict | None = None):
+    """Constructs an (unbuilt) ensemble model. ``members``: bagging K / boosting stages / stacking base members.
+
+    Example::
+
+        >>> from tfpipe.ensembles.task import Task
+        >>> build_ensemble("bagging", Task("binary"), 4, None).n_members
+        4
+    """
+    from tfpipe.ensembles.bagging import BaggingEnsemble
+    from tfpipe.ensembles.boosting import BoostingEnsemble
+    from tfpipe.ensembles.stacking import StackingEnsemble
+
+    if kind == "bagging":
+        return BaggingEnsemble(task, members, member_kind or "wide_deep", hidden=hidden,
+                               embedding_factory=embedding_factory, feature_fraction=feature_fraction, seed=seed,
+                               embedding_specs=embedding_specs)
+    if kind == "boosting":
+        return BoostingEnsemble(task, members, member_kind or "dnn", hidden=hidden[-1:] or (32,),
+                                embedding_factory=embedding_factory, shrinkage=shrinkage, algorithm=boosting,
+                                corrective=corrective, seed=seed)
+    if kind == "stacking":
+        kinds = ("linear", "dnn", "wide_deep") if member_kind is None else (member_kind,)
+        base = tuple(kinds[i % len(kinds)] for i in range(max(members, 1)))
+        return StackingEnsemble(task, base, n_folds=folds, hidden=hidden, embedding_factory=embedding_factory,
+                                seed=seed, embedding_specs=embedding_specs)
+    raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {kind!r}")
+
+
+def _carve(dataset, mode, carve):
+    """Keeps the train (``keep``) or eval (``holdout``) part of each batch by example-key hash."""
+    import tensorflow as tf
+
+    from tfpipe.ensembles.records import split_filter
+
+    def select(x, y):
+        mask = split_filter(x["example_key"], mode, carve)
+        return tf.nest.map_structure(lambda t: tf.boolean_mask(t, mask), (x, y))
+
+    return dataset.map(select, num_parallel_calls=tf.data.AUTOTUNE).filter(lambda x, y: tf.size(y) > 0)
+
+
+def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ensemble: str = "bagging",
+                   members: int = 8, epochs: int = 5, batch_size: int = 256, precision: str = "auto",
+                   strategy: str = "auto", seed: int = 0, features_config: str | None = None, *,
+                   task: str | None = None, member_kind: str | None = None, hidden=(64, 32),
+                   feature_fraction: float = 1.0, folds: int = 5, boosting: str = "gradient",
+                   shrinkage: float = 0.5, corrective: bool = True, learning_rate: float = 1e-3,
+                   eval_fraction: float = 0.1, patience: int = 2, verbose="auto", report: bool = True,
+                   metric_splits: tuple | None = None, jit_compile: bool | str = False,
+                   strategy_devices: list | None = None) -> TrainResult:
+    """Trains an ensemble on a preprocessed DIR and writes ``output_dir/{saved_model,metrics.json,report.html}``.
+
+    ``label`` defaults to the manifest label. ``members`` is K for bagging, the number of stages for boosting
+    and the number of base members (cycling linear, dnn, wide_deep) for stacking. Returns a
+    :class:`TrainResult`; see the module docstring for the steps and ``ensembles/README.md`` for the options.
+    """
+    import keras
+
+    from tfpipe import features as tff
+    from tfpipe.ensembles import records
+    from tfpipe.ensembles.base import FitOptions
+    from tfpipe.ensembles.distribute import make_strategy
+    from tfpipe.ensembles.export import export_saved_model, make_serving_function
+    from tfpipe.ensembles.metrics import ensemble_metrics, format_metrics
+    from tfpipe.ensembles.precision import policy_scope, resolve_precision
+    from tfpipe.ensembles.task import task_from_label_spec
+    from tfpipe.features import artifacts
+
+    start = time.time()
+    if ensemble not in ENSEMBLES:
+        raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
+    os.makedirs(output_dir, exist_ok=True)
+    label = label or artifacts.load_manifest(data_dir).get("label")
+    if not label:
+        raise ValueError("no --label given and the manifest names none")
+    keras.utils.set_random_seed(seed)
+
+    # 1. features (float32, built before any mixed policy is set)
+    fitted, schema, stats, source = _load_definitions(data_dir, features_config, label)
+    tff.save_config(fitted, os.path.join(output_dir, "features.pbtxt"))
+    label_spec = tff.fit_label(schema, stats, label, task=task)
+    compiled = tff.compile_features(fitted, label_spec=label_spec)
+    the_task = task_from_label_spec(label_spec)
+
+    # 2. data
+    splits = records.available_splits(data_dir)
+    carve = None if "eval" in splits else {"fraction": float(eval_fraction), "seed": int(seed)}
+    train_ds = tff.make_dataset(data_dir, "train", compiled, batch_size, shuffle=True, seed=seed, cache=True,
+                                label=label_spec)
+    if carve:
+        eval_ds = _carve(tff.make_dataset(data_dir, "train", compiled, 2048, cache=True, label=label_spec),
+                         "holdout", carve)
+        train_ds = _carve(train_ds, "keep", carve)
+    else:
+        eval_ds = tff.make_dataset(data_dir, "eval", compiled, 2048, cache=True, label=label_spec)
+
+    # 3. precision + strategy + ensemble
+    policy = resolve_precision(precision)
+    dist = make_strategy(strategy, devices=strategy_devices)
+    log_dir = os.path.join(output_dir, "logs")
+    options = FitOptions(epochs=epochs, learning_rate=learning_rate, patience=patience, verbose=verbose,
+                         log_dir=log_dir, policy=policy, strategy=dist, jit_compile=jit_compile)
+    with policy_scope(policy):
+        with dist.scope():
+            model = build_ensemble(ensemble, the_task, members, compiled.new_embedding_block, seed=seed,
+                                   member_kind=member_kind, hidden=tuple(hidden),
+                                   feature_fraction=feature_fraction, folds=folds, boosting=boosting,
+                                   shrinkage=shrinkage, corrective=corrective,
+                                   embedding_specs=dict(compiled.embedding_specs))
+        x0 = next(iter(train_ds))[0]
+        model.build_on(x0, options)
+        print(f"[tfpipe train] {ensemble} of {members} ({the_task.kind}), precision={policy}, "
+              f"strategy={type(dist).__name__} x{dist.num_replicas_in_sync}, features={source}", flush=True)
+        history = model.fit_ensemble(train_ds, eval_ds, options)
+
+    # 4. export + metrics
+    metadata = {
+        "format": "tfpipe.ensemble/1", "ensemble": ensemble, "task": the_task.to_json(), "label": label,
+        "label_dtype": label_spec.dtype, "classes": None if label_spec.classes is None else list(label_spec.classes),
+        "member_names": model.member_names(), "precision": policy, "strategy": type(dist).__name__,
+        "eval_carve": carve, "members": members, "seed": seed, "data_dir": os.path.abspath(data_dir),
+        "features_source": source,
+        "options": {"epochs": epochs, "batch_size": batch_size, "member_kind": getattr(model, "member_kind", None),
+                    "feature_fraction": feature_fraction, "folds": folds, "boosting": boosting,
+                    "learning_rate": learning_rate},
+    }
+    serve_fn = make_serving_function(model, compiled.parse_spec, compiled.preprocessor)
+    saved_model_dir = export_saved_model(model, compiled.parse_spec, compiled.preprocessor,
+                                         os.path.join(output_dir, "saved_model"), metadata, serve_fn=serve_fn)
+    metric_splits = metric_splits or tuple(["train", "eval"] + [s for s in splits if s not in ("train", "eval")])
+    metrics = {}
+    for split in metric_splits:
+        out = records.predict_split(serve_fn, data_dir, split, metadata)
+        metrics[split] = ensemble_metrics(the_task.kind, out["labels"], out["predictions"],
+                                          out["member_predictions"], metadata["member_names"])
+    metrics_path = os.path.join(output_dir, "metrics.json")
+    records.write_json(metrics_path, {"metadata": metadata, "splits": metrics, "history": history})
+    print(format_metrics(metrics), flush=True)
+    report_path = None
+    if report:
+        from tfpipe.ensembles.report import write_report
+
+        report_path = write_report(output_dir, metrics, history, metadata)
+    return TrainResult(output_dir, saved_model_dir, metrics_path, report_path, metrics, history, metadata,
+                       ensemble=model, serve_fn=serve_fn, seconds=time.time() - start)

@@ -1,0 +1,27 @@
+"""Session fixtures of the ensembles tests (small data, few epochs: the suites must stay fast on 2 CPU cores)."""
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tfpipe_testdata  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def adult_small_dir(tmp_path_factory) -> str:
+    """Adult as a preprocessed DIR: first 3000 train rows, first 1000 test rows (no eval split)."""
+    return tfpipe_testdata.write_adult(str(tmp_path_factory.mktemp("adult_small")), 3000, 1000)
+
+
+@pytest.fixture(scope="session")
+def synthetic_binary():
+    """(train_ds, eval_ds, vocab) of synthetic Adult-shaped data."""
+    from tfpipe.ensembles.synthetic import synthetic_dataset
+    from tfpipe.ensembles.task import Task
+
+    train, vocab = synthetic_dataset(3000, Task("binary"), batch_size=256, seed=0)
+    evals, _ = synthetic_dataset(1000, Task("binary"), batch_size=500, seed=1, key_offset=10 ** 6)
+    return train, evals, vocab

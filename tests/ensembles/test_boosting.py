@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from tfpipe.ensembles.base import FitOptions
+from tfpipe.ensembles.boosting import BoostingEnsemble
+from tfpipe.ensembles.members import simple_embedding_factory
+from tfpipe.ensembles.metrics import compute_metrics
+from tfpipe.ensembles.synthetic import synthetic_dataset
+from tfpipe.ensembles.task import Task
+
+
+def test_gradient_boosting_regression_stages_reduce_error():
+    task = Task("regression")
+    train, vocab = synthetic_dataset(3000, task, batch_size=256, seed=0)
+    ens = BoostingEnsemble(task, 3, "dnn", hidden=(16,), embedding_factory=simple_embedding_factory(vocab, 4),
+                           shrinkage=0.5, corrective=False)
+    hist = ens.fit_ensemble(train, None, FitOptions(epochs=2, verbose=0))
+    assert [h["phase"] for h in hist] == ["stage_0", "stage_1", "stage_2"]
+    out = ens.predict_dataset(train)
+    rmse = [compute_metrics("regression", out["labels"], out["member_predictions"][:, m])["rmse"] for m in range(3)]
+    assert rmse[0] > rmse[1] > rmse[2]
+    np.testing.assert_allclose(out["predictions"], out["member_predictions"][:, -1], rtol=1e-6)
+    base = np.sqrt(np.mean((out["labels"] - out["labels"].mean()) ** 2))
+    assert rmse[2] < 0.8 * base
+
+
+def test_gradient_boosting_binary_with_corrective(synthetic_binary):
+    train, evals, vocab = synthetic_binary
+    ens = BoostingEnsemble(Task("binary"), 2, "dnn", hidden=(16,), embedding_factory=simple_embedding_factory(vocab, 4))
+    hist = ens.fit_ensemble(train, evals, FitOptions(epochs=2, verbose=0))
+    assert hist[-1]["phase"] == "corrective"
+    out = ens.predict_dataset(evals)
+    assert compute_metrics("binary", out["labels"], out["predictions"])["auc"] > 0.85
+    assert np.all((out["predictions"] >= 0) & (out["predictions"] <= 1))
+
+
+def test_adaboost_samme_multiclass():
+    task = Task("multiclass", 3)
+    train, vocab = synthetic_dataset(2000, task, batch_size=256, seed=0)
+    ens = BoostingEnsemble(task, 2, "dnn", hidden=(16,), embedding_factory=simple_embedding_factory(vocab, 4),
+                           algorithm="adaboost")
+    hist = ens.fit_ensemble(train, None, FitOptions(epochs=2, verbose=0))
+    alphas = ens.stage_weights.numpy()
+    assert alphas[0] > 0 and hist[0]["error"] < 2 / 3                 # better than chance -> positive alpha
+    assert alphas[0] == pytest.approx(np.log((1 - hist[0]["error"]) / hist[0]["error"]) + np.log(2), rel=1e-5)
+    out = ens.predict_dataset(train)
+    np.testing.assert_allclose(out["predictions"].sum(1), 1.0, atol=1e-5)
+    a = alphas / alphas.sum()
+    np.testing.assert_allclose(out["predictions"], np.einsum("bmc,m->bc", out["member_predictions"], a), atol=1e-5)
+
+
+def test_adaboost_rejects_regression():
+    with pytest.raises(ValueError):
+        BoostingEnsemble(Task("regression"), 2, algorithm="adaboost")

@@ -1,0 +1,49 @@
+"""MirroredStrategy over two logical CPU devices reproduces the single-device result."""
+import json
+import os
+import subprocess
+import sys
+
+SCRIPT = r"""
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras, numpy as np
+from tfpipe.ensembles.bagging import BaggingEnsemble
+from tfpipe.ensembles.base import FitOptions
+from tfpipe.ensembles.distribute import make_strategy
+from tfpipe.ensembles.members import simple_embedding_factory
+from tfpipe.ensembles.synthetic import synthetic_dataset
+from tfpipe.ensembles.task import Task
+
+train, vocab = synthetic_dataset(2048, Task("binary"), batch_size=256, seed=0)
+results = {}
+for name in ("default", "mirrored"):
+    strategy = make_strategy(name)
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        ens = BaggingEnsemble(Task("binary"), 3, "wide_deep", hidden=(16,),
+                              embedding_factory=simple_embedding_factory(vocab, 4))
+    options = FitOptions(epochs=2, verbose=0, strategy=strategy, learning_rate=1e-2)
+    ens.build_on(next(iter(train))[0], options)
+    hist = ens.fit_ensemble(train, None, options)
+    results[name] = {"replicas": strategy.num_replicas_in_sync, "loss": hist[0]["loss"],
+                     "pred": ens.predict_dataset(train)["predictions"].tolist()}
+print("RESULT" + json.dumps(results))
+"""
+
+
+def test_mirrored_two_cpus_matches_single_device():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT"))
+    res = json.loads(line[len("RESULT"):])
+    assert res["default"]["replicas"] == 1 and res["mirrored"]["replicas"] == 2
+    import numpy as np
+
+    a, b = np.array(res["default"]["pred"]), np.array(res["mirrored"]["pred"])
+    assert np.abs(a - b).max() < 2e-3, np.abs(a - b).max()
+    assert np.allclose(res["default"]["loss"], res["mirrored"]["loss"], rtol=1e-3)
+    assert np.abs(a - 0.5).mean() > 0.1          # it did train

@@ -1,0 +1,53 @@
+"""train_ensemble end to end on a small preprocessed Adult DIR (all three ensembles) and the `train` CLI."""
+import argparse
+import json
+import os
+
+import pytest
+
+from tfpipe.ensembles import cli
+from tfpipe.ensembles.train import train_ensemble
+
+
+@pytest.mark.parametrize("kind,members", [("bagging", 3), ("boosting", 2), ("stacking", 3)])
+def test_train_ensemble_writes_model_metrics_report(kind, members, adult_small_dir, tmp_path):
+    out = str(tmp_path / kind)
+    result = train_ensemble(adult_small_dir, out, label="income", ensemble=kind, members=members, epochs=2,
+                            batch_size=256, precision="auto", strategy="auto", seed=0, hidden=(16,), folds=3,
+                            learning_rate=3e-3, verbose=0)
+    assert os.path.exists(os.path.join(out, "saved_model", "saved_model.pb"))
+    with open(result.metrics_path) as f:
+        saved = json.load(f)
+    assert set(saved["splits"]) == {"train", "eval", "test"}
+    test = saved["splits"]["test"]
+    assert set(test["ensemble"]) >= {"auc", "logloss", "accuracy", "count"}
+    assert len(test["members"]) == members and test["best_member"] in test["members"]
+    assert test["ensemble"]["auc"] > 0.8 and test["ensemble"]["count"] == 1000
+    # carved eval is ~10% of train, disjoint by key hash
+    n_train, n_eval = saved["splits"]["train"]["ensemble"]["count"], saved["splits"]["eval"]["ensemble"]["count"]
+    assert n_train + n_eval == 3000 and 200 < n_eval < 400
+    assert saved["metadata"]["precision"] == "float32" and saved["metadata"]["task"]["kind"] == "binary"
+    html = open(result.report_path).read()
+    assert "members_test.png" in html and "training_curves.png" in html
+    for png in ("members_test.png", "training_curves.png"):
+        with open(os.path.join(out, "report", png), "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert os.path.exists(os.path.join(out, "logs")) and os.path.exists(os.path.join(out, "features.pbtxt"))
+
+
+def test_train_cli_parses_and_runs(adult_small_dir, tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    cli.register(sub)
+    out = str(tmp_path / "cli")
+    args = parser.parse_args(["train", "--data", adult_small_dir, "--label", "income", "--ensemble", "bagging",
+                              "--output", out, "--members", "2", "--epochs", "1", "--batch-size", "512",
+                              "--precision", "mixed_bfloat16", "--strategy", "default", "--seed", "1",
+                              "--hidden", "8", "--no-report"])
+    assert args.handler(args) == 0
+    printed = capsys.readouterr().out
+    assert "[test]" in printed and "auc=" in printed
+    meta = json.load(open(os.path.join(out, "metrics.json")))["metadata"]
+    assert meta["precision"] == "mixed_bfloat16" and meta["members"] == 2
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--data", "x", "--output", "y", "--ensemble", "forest"])

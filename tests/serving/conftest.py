@@ -1,0 +1,26 @@
+"""Session fixtures of the serving tests: one small model trained under mixed_bfloat16 on a small Adult DIR."""
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ensembles"))
+import tfpipe_testdata  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def adult_small_dir(tmp_path_factory) -> str:
+    return tfpipe_testdata.write_adult(str(tmp_path_factory.mktemp("adult_small_serving")), 3000, 1000)
+
+
+@pytest.fixture(scope="session")
+def trained(adult_small_dir, tmp_path_factory):
+    """A TrainResult: stacking of 2 base members (embeddings + wide), mixed_bfloat16, 1 epoch."""
+    from tfpipe.ensembles.train import train_ensemble
+
+    out = str(tmp_path_factory.mktemp("model"))
+    return train_ensemble(adult_small_dir, out, label="income", ensemble="bagging", members=3, epochs=1,
+                          batch_size=256, precision="mixed_bfloat16", strategy="default", seed=0, hidden=(16,),
+                          verbose=0, report=False)

@@ -1,0 +1,32 @@
+import argparse
+import json
+import os
+
+import pytest
+
+from tfpipe.serving import cli
+from tfpipe.serving.evaluate import evaluate_saved_model
+
+
+@pytest.mark.parametrize("split", ["test", "eval"])
+def test_evaluate_matches_training_metrics(trained, adult_small_dir, split):
+    saved = json.load(open(os.path.join(os.path.dirname(trained.saved_model_dir), "metrics.json")))["splits"][split]
+    got = evaluate_saved_model(trained.saved_model_dir, adult_small_dir, split)
+    assert got["best_member"] == saved["best_member"]
+    for key, value in saved["ensemble"].items():
+        assert got["ensemble"][key] == pytest.approx(value, abs=1e-6), key
+    for name, m in saved["members"].items():
+        assert got["members"][name]["auc"] == pytest.approx(m["auc"], abs=1e-6)
+
+
+def test_evaluate_cli_prints_metrics(trained, adult_small_dir, tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers(dest="command"))
+    out_json = str(tmp_path / "m.json")
+    model_dir = os.path.dirname(trained.saved_model_dir)          # MODEL_DIR is accepted too
+    args = parser.parse_args(["evaluate", "--model", model_dir, "--data", adult_small_dir, "--split", "test",
+                              "--json", out_json])
+    assert args.handler(args) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("[test] n=1000") and "auc=" in printed and "bagging" not in printed
+    assert json.load(open(out_json))["ensemble"]["count"] == 1000

@@ -1,0 +1,91 @@
+"""The exported SavedModel: one artifact, tf.Example in, float32 out, loadable where tfpipe cannot be imported."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from tfpipe.ensembles.records import serialized_dataset
+from tfpipe.serving.export import load_saved_model, predict_examples, read_metadata
+
+FRESH = r"""
+import sys
+sys.modules["tfpipe"] = None          # tfpipe must not be needed (nor importable) to serve
+try:
+    import tfpipe  # noqa: F401
+    raise SystemExit("tfpipe was importable")
+except ImportError:
+    pass
+import numpy as np
+import tensorflow as tf
+model_dir, examples_path, out_path = sys.argv[1:4]
+examples = [r.numpy() for r in tf.data.TFRecordDataset(examples_path)]
+model = tf.saved_model.load(model_dir)
+sig = model.signatures["serving_default"]
+assert list(sig.structured_input_signature[1]) == ["examples"], sig.structured_input_signature
+out = sig(examples=tf.constant(examples))
+np.savez(out_path, **{k: v.numpy() for k, v in out.items()})
+print("DTYPES", {k: v.dtype.name for k, v in out.items()})
+"""
+
+
+def _examples(data_dir, n=300):
+    batch = next(iter(serialized_dataset(data_dir, "test", batch_size=n)))
+    return [bytes(x) for x in batch.numpy()]
+
+
+def test_saved_model_reproduced_in_fresh_process_without_tfpipe(trained, adult_small_dir, tmp_path):
+    examples = _examples(adult_small_dir)
+    expected = trained.serve_fn(examples=tf.constant(examples))
+    path = str(tmp_path / "examples.tfrecord")
+    with tf.io.TFRecordWriter(path) as w:
+        for e in examples:
+            w.write(e)
+    script = tmp_path / "fresh.py"
+    script.write_text(FRESH)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSTARTUP")}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    proc = subprocess.run([sys.executable, "-I", str(script), trained.saved_model_dir, path,
+                           str(tmp_path / "out.npz")], cwd=str(tmp_path), env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
+    assert "'predictions': 'float32'" in proc.stdout and "'member_predictions': 'float32'" in proc.stdout
+    got = np.load(str(tmp_path / "out.npz"))
+    for key in ("predictions", "member_predictions"):
+        np.testing.assert_allclose(got[key], expected[key].numpy(), rtol=0, atol=1e-6)
+    assert got["predictions"].shape == (len(examples),) and got["member_predictions"].shape == (len(examples), 3)
+
+
+def test_signature_outputs_and_metadata(trained, adult_small_dir):
+    model = load_saved_model(trained.saved_model_dir)
+    sig = model.signatures["serving_default"]
+    assert set(sig.structured_outputs) == {"predictions", "member_predictions"}
+    assert all(spec.dtype == tf.float32 for spec in sig.structured_outputs.values())
+    out = predict_examples(model, _examples(adult_small_dir, 50))
+    assert np.all((out["predictions"] >= 0) & (out["predictions"] <= 1))
+    np.testing.assert_allclose(out["predictions"], out["member_predictions"].mean(1), atol=1e-6)
+    # a missing feature is an absent feature: an empty tf.Example still gets a prediction
+    empty = tf.train.Example().SerializeToString()
+    assert np.isfinite(predict_examples(model, [empty])["predictions"]).all()
+    meta = read_metadata(trained.saved_model_dir)
+    assert meta["label"] == "income" and meta["classes"] == ["<=50K", ">50K"]
+    assert meta["precision"] == "mixed_bfloat16" and len(meta["member_names"]) == 3
+    files = os.listdir(os.path.dirname(trained.saved_model_dir))
+    assert "saved_model" in files and "metrics.json" in files
+    assert json.load(open(os.path.join(os.path.dirname(trained.saved_model_dir), "metrics.json")))["splits"]
+
+
+def test_prediction_from_a_hand_made_example(trained):
+    from tfpipe.serving.export import make_example
+
+    model = load_saved_model(trained.saved_model_dir)
+    row = {"age": 52, "workclass": "Self-emp-inc", "fnlwgt": 287927, "education": "HS-grad", "education-num": 9,
+           "marital-status": "Married-civ-spouse", "occupation": "Exec-managerial", "relationship": "Wife",
+           "race": "White", "sex": "Female", "capital-gain": 15024, "capital-loss": 0, "hours-per-week": 40,
+           "native-country": "United-States"}
+    young = dict(row, age=19, **{"marital-status": "Never-married", "relationship": "Own-child",
+                                 "capital-gain": 0, "education": "11th", "education-num": 7})
+    out = predict_examples(model, [make_example(row), make_example(young)])
+    assert out["predictions"].dtype == np.float32 and out["predictions"][0] > out["predictions"][1]
