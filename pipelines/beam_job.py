@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 from typing import Optional, Sequence
 
 import apache_beam as beam
@@ -30,7 +31,7 @@ from tfpipe.pipelines.schema_inference import evidence_of_batch, merge_evidence
 from tfpipe.pipelines.sources import Chunk
 from tfpipe.pipelines.splitting import assign_shards, assign_splits, row_hashes
 from tfpipe.pipelines.statistics import DatasetStatsAccumulator
-from tfpipe.pipelines.tfrecord import gzip_bytes, write_tfrecords
+from tfpipe.pipelines.tfrecord import gzip_bytes, record_crcs, write_tfrecords
 from tfpipe.pipelines.validation import ValidationOptions, take_rows, validate_batch
 
 SUMMARY_FILE = "_summary.json"
@@ -171,7 +172,8 @@ class ProcessChunk(beam.DoFn):
     def _route(self, chunk: Chunk, rules: Sequence[FeatureRule], columns: dict):
         config = self.config
         examples = encode_examples([(rule.name, rule.kind, columns[rule.name]) for rule in rules])
-        hashes = row_hashes(columns, config.key_columns, examples)
+        crcs = record_crcs(examples)
+        hashes = row_hashes(columns, config.key_columns, crcs)
         names = config.split_names
         if chunk.split is not None:
             split_index = np.full(len(examples), names.index(chunk.split))
@@ -186,7 +188,7 @@ class ProcessChunk(beam.DoFn):
             shard_index[rows] = assign_shards(hashes[rows], config.num_shards[names[int(index)]])
         order = np.lexsort((np.arange(len(examples)), shard_index, split_index))
         permutation = pa.array(order)
-        examples = examples.take(permutation)
+        examples, crcs = examples.take(permutation), crcs[order]
         columns = {name: array.take(permutation) for name, array in columns.items()}
         split_index, shard_index = split_index[order], shard_index[order]
         split_bounds = np.flatnonzero(np.diff(split_index)) + 1
@@ -199,7 +201,7 @@ class ProcessChunk(beam.DoFn):
             for low, high in zip(np.r_[start, shard_bounds], np.r_[shard_bounds, end]):
                 shard = int(shard_index[low])
                 path = config.piece_path(split, shard, chunk)
-                count, size = write_tfrecords(path, examples.slice(low, high - low))
+                count, size = write_tfrecords(path, examples.slice(low, high - low), crcs=crcs[low:high])
                 yield (split, shard), {"order": chunk.order_key, "path": path, "records": count, "bytes": size}
             written[split] = int(end - start)
         return written
@@ -220,19 +222,43 @@ class WriteShard(beam.DoFn):
         pieces = sorted((piece for piece in pieces if piece is not None), key=lambda piece: tuple(piece["order"]))
         path = self.config.shard_path(split, shard)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        parts = []
-        for piece in pieces:
-            with open(piece["path"], "rb") as handle:
-                parts.append(handle.read())
-        payload = b"".join(parts)
         if self.config.compression == "gzip":
-            payload = gzip_bytes(payload)
-        with open(path, "wb") as handle:
-            handle.write(payload)
+            parts = []
+            for piece in pieces:
+                with open(piece["path"], "rb") as handle:
+                    parts.append(handle.read())
+            with open(path, "wb") as handle:
+                handle.write(gzip_bytes(b"".join(parts)))
+        elif len(pieces) == 1:
+            os.replace(pieces[0]["path"], path)
+        else:
+            _concatenate([piece["path"] for piece in pieces], path)
         for piece in pieces:
-            os.remove(piece["path"])
+            if os.path.exists(piece["path"]):
+                os.remove(piece["path"])
+        if not pieces:
+            open(path, "wb").close()
         yield {"split": split, "shard": shard, "records": sum(piece["records"] for piece in pieces),
-               "bytes": len(payload), "path": os.path.basename(path)}
+               "bytes": os.path.getsize(path), "path": os.path.basename(path)}
+
+
+def _concatenate(sources: Sequence[str], target: str) -> None:
+    """Appends the files to ``target`` in order, copying in the kernel where the OS allows."""
+    with open(target, "wb") as out:
+        for source in sources:
+            with open(source, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                copied = 0
+                try:
+                    while copied < size:
+                        sent = os.copy_file_range(handle.fileno(), out.fileno(), size - copied)
+                        if sent == 0:
+                            break
+                        copied += sent
+                except (AttributeError, OSError):
+                    handle.seek(copied)
+                    out.seek(0, os.SEEK_END)
+                    shutil.copyfileobj(handle, out, 16 << 20)
 
 
 class MergeStats(beam.CombineFn):

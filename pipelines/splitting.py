@@ -45,12 +45,21 @@ def parse_split_spec(spec: str) -> list[tuple[str, float]]:
     return [(name, value / total) for name, value in pairs]
 
 
-def row_hashes(columns: Mapping[str, pa.Array], key_columns: Sequence[str], examples: pa.Array) -> np.ndarray:
-    """A stable uint64 hash per row: of the key columns if any, else of the serialized example."""
+def mix64(values: np.ndarray) -> np.ndarray:
+    """SplitMix64's finalizer: spreads any integers (e.g. 32-bit CRCs) over all 64 bits."""
+    z = values.astype(np.uint64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def row_hashes(columns: Mapping[str, pa.Array], key_columns: Sequence[str], example_crcs: np.ndarray) -> np.ndarray:
+    """A stable uint64 hash per row: of the key columns if any, else of the serialized example (its CRC32C,
+    which the TFRecord framing needs anyway, mixed to 64 bits)."""
     if key_columns:
         frame = pd.DataFrame({name: columns[name].to_pandas() for name in key_columns})
         return pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().astype(np.uint64)
-    return pd.util.hash_array(examples.to_numpy(zero_copy_only=False), categorize=False).astype(np.uint64)
+    return mix64(example_crcs)
 
 
 def assign_splits(hashes: np.ndarray, splits: Sequence[tuple[str, float]]) -> np.ndarray:

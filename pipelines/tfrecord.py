@@ -34,8 +34,18 @@ def _masked_array(crc: np.ndarray) -> np.ndarray:
     return ((rotated + np.uint64(_MASK_DELTA)) & np.uint64(0xFFFFFFFF)).astype("<u4")
 
 
-def frame_records(records: pa.BinaryArray) -> memoryview:
-    """The TFRecord bytes of all records, in order."""
+def record_crcs(records: pa.BinaryArray) -> np.ndarray:
+    """The (unmasked) CRC32C of every record, as uint32."""
+    blob = pa.concat_arrays([records]) if records.offset else records
+    n = len(blob)
+    offsets = np.frombuffer(blob.buffers()[1], dtype=np.int32, count=n + 1).tolist()
+    data = blob.buffers()[2].to_pybytes() if blob.buffers()[2] is not None else b""
+    value = google_crc32c.value
+    return np.fromiter((value(data[start:end]) for start, end in zip(offsets, offsets[1:])), np.uint32, count=n)
+
+
+def frame_records(records: pa.BinaryArray, crcs: np.ndarray | None = None) -> memoryview:
+    """The TFRecord bytes of all records, in order (``crcs``: their :func:`record_crcs`, if known)."""
     if isinstance(records, pa.ChunkedArray):
         records = records.combine_chunks()
     n = len(records)
@@ -43,15 +53,11 @@ def frame_records(records: pa.BinaryArray) -> memoryview:
         return memoryview(b"")
     lengths = binary_lengths(records).astype("<u8")
     length_bytes = lengths.view(np.uint8).reshape(n, 8)
-    blob = pa.concat_arrays([records]) if records.offset else records
-    offsets = np.frombuffer(blob.buffers()[1], dtype=np.int32, count=n + 1).tolist()
-    data = blob.buffers()[2].to_pybytes() if blob.buffers()[2] is not None else b""
     value = google_crc32c.value
     unique_lengths, inverse = np.unique(lengths, return_inverse=True)  # few distinct lengths: CRC each once
     length_crcs = np.array([value(int(length).to_bytes(8, "little")) for length in unique_lengths], np.uint64)
     header_crcs = _masked_array(length_crcs[inverse])
-    data_crcs = _masked_array(np.fromiter((value(data[start:end]) for start, end in zip(offsets, offsets[1:])),
-                                          np.uint64, count=n))
+    data_crcs = _masked_array(record_crcs(records) if crcs is None else crcs)
     header = segments_to_binary(n, [length_bytes, header_crcs.view(np.uint8).reshape(n, 4)])
     trailer = segments_to_binary(n, [data_crcs.view(np.uint8).reshape(n, 4)])
     framed = pc.binary_join_element_wise(header, records, trailer, pa.scalar(b"", pa.binary()))
@@ -68,9 +74,10 @@ def gzip_bytes(payload) -> bytes:
     return buffer.getvalue()
 
 
-def write_tfrecords(path: str, records: pa.BinaryArray, compression: str = "none") -> tuple[int, int]:
+def write_tfrecords(path: str, records: pa.BinaryArray, compression: str = "none",
+                    crcs: np.ndarray | None = None) -> tuple[int, int]:
     """Writes ``records`` to a local ``path``; returns (number of records, bytes written)."""
-    payload = frame_records(records)
+    payload = frame_records(records, crcs)
     if compression == "gzip":
         payload = memoryview(gzip_bytes(payload))
     elif compression != "none":

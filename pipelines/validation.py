@@ -128,12 +128,17 @@ def _text_to_number(text: pa.Array, rule: FeatureRule, codes: np.ndarray) -> pa.
                 ok[index] = False
                 codes[index] = codes[index] or 15
         _flag(codes, present & ~ok, 5)
-        cleaned = pc.if_else(pa.array(ok), text, pa.scalar(None, pa.string()))
-        return cleaned.cast(pa.int64())
+        return _null_where(text, ~ok).cast(pa.int64())
     ok = pc.fill_null(pc.match_substring_regex(text, _FLOAT_PATTERN), True).to_numpy(zero_copy_only=False)
     _flag(codes, present & ~ok, 4)
-    cleaned = pc.if_else(pa.array(ok), text, pa.scalar(None, pa.string()))
-    return cleaned.cast(pa.float64())
+    return _null_where(text, ~ok).cast(pa.float64())
+
+
+def _null_where(array: pa.Array, mask: np.ndarray) -> pa.Array:
+    """``array`` with nulls where ``mask`` holds (no copy when it holds nowhere)."""
+    if not mask.any():
+        return array
+    return pc.if_else(pa.array(mask), pa.scalar(None, array.type), array)
 
 
 def _flag(codes: np.ndarray, mask: np.ndarray, code: int) -> None:
@@ -161,8 +166,8 @@ def _coerce_values(array: pa.Array, rule: FeatureRule, options: ValidationOption
             for old, new in value_map.items():
                 array = pc.if_else(pc.equal(array, old), pa.scalar(new, pa.string()), array)
         if options.null_values:
-            array = pc.if_else(pc.is_in(array, pa.array(list(options.null_values), pa.string())),
-                               pa.scalar(None, pa.string()), array)
+            is_null_marker = pc.is_in(array, pa.array(list(options.null_values), pa.string()))
+            array = _null_where(array, is_null_marker.to_numpy(zero_copy_only=False))
         too_long = pc.fill_null(pc.greater(pc.binary_length(array), options.max_field_bytes), False)
         _flag(codes, too_long.to_numpy(zero_copy_only=False), 3)
         if rule.kind == "BYTES":
@@ -184,8 +189,7 @@ def _coerce_values(array: pa.Array, rule: FeatureRule, options: ValidationOption
         _flag(codes, ~array.is_null().to_numpy(zero_copy_only=False), 16)
         values = pa.nulls(n, pa.string() if rule.kind == "BYTES" else pa.float64())
     values = _check_range(values, rule, codes)
-    bad = pa.array(codes > 0)
-    return pc.if_else(bad, pa.scalar(None, values.type), values), codes
+    return _null_where(values, codes > 0), codes
 
 
 def _check_range(values: pa.Array, rule: FeatureRule, codes: np.ndarray) -> pa.Array:

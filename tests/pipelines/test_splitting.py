@@ -3,6 +3,7 @@ import pyarrow as pa
 import pytest
 
 from tfpipe.pipelines.splitting import assign_shards, assign_splits, parse_split_spec, row_hashes
+from tfpipe.pipelines.tfrecord import record_crcs
 
 
 def test_parse_split_spec_normalizes_and_validates():
@@ -23,6 +24,14 @@ def test_split_and_shard_proportions_follow_the_hash():
 def test_key_hash_ignores_other_columns_and_is_stable():
     a = {"id": pa.array(["u1", "u2"]), "x": pa.array([1, 2])}
     b = {"id": pa.array(["u1", "u2"]), "x": pa.array([9, 9])}
-    examples = pa.array([b"one", b"two"])
-    np.testing.assert_array_equal(row_hashes(a, ["id"], examples), row_hashes(b, ["id"], pa.array([b"3", b"4"])))
-    assert row_hashes(a, [], examples)[0] != row_hashes(a, [], pa.array([b"other", b"two"]))[0]
+    crcs = record_crcs(pa.array([b"one", b"two"]))
+    np.testing.assert_array_equal(row_hashes(a, ["id"], crcs), row_hashes(b, ["id"], crcs[::-1]))
+    assert row_hashes(a, [], crcs)[0] != row_hashes(a, [], record_crcs(pa.array([b"other"])))[0]
+
+
+def test_crc_based_hashes_split_evenly():
+    records = pa.array([f"row {i}".encode() for i in range(100_000)])
+    hashes = row_hashes({}, [], record_crcs(records))
+    np.testing.assert_allclose(np.bincount(assign_splits(hashes, [("a", 0.5), ("b", 0.5)])) / 100_000, [0.5, 0.5],
+                               atol=0.01)
+    np.testing.assert_allclose(np.bincount(assign_shards(hashes, 4)) / 100_000, [0.25] * 4, atol=0.01)
