@@ -67,7 +67,8 @@ def quantile_points(stats: statistics_pb2.FeatureNameStatistics) -> tuple[np.nda
 
 
 def quantile_boundaries(stats: statistics_pb2.FeatureNameStatistics, num_buckets: int) -> tuple[float, ...]:
-    """Boundaries of ``num_buckets`` equal-count buckets (duplicates removed, so possibly fewer buckets).
+    """Boundaries of ``num_buckets`` equal-count buckets (duplicates removed; when values repeat so much that
+    fewer remain, the other distinct quantile edges fill in, so a mostly-zero column still gets buckets).
 
     Example::
 
@@ -85,6 +86,14 @@ def quantile_boundaries(stats: statistics_pb2.FeatureNameStatistics, num_buckets
         bounds.append(v1 if f1 <= f0 else v0 + (v1 - v0) * (q - f0) / (f1 - f0))
     low, high = values[0], values[-1]
     unique = sorted({float(b) for b in bounds if low < b <= high})
+    if len(unique) < num_buckets - 1:
+        # Many equal values (e.g. a money column that is mostly 0) merge equal-count buckets; spread the
+        # missing boundaries over the other distinct quantile edges, so the rest of the range keeps buckets.
+        spare = sorted({float(v) for v in values if low < v <= high} - set(unique))
+        wanted = num_buckets - 1 - len(unique)
+        if spare:
+            picks = np.unique(np.linspace(0, len(spare) - 1, min(wanted, len(spare))).round().astype(int))
+            unique = sorted(set(unique) | {spare[i] for i in picks})
     return tuple(unique) if unique else (float(high if high > low else low),)
 
 

@@ -1,9 +1,10 @@
 """A sensible default feature config for a preprocessed dataset (``tfpipe features init``), for the user to edit.
 
 Rules: numbers → ``numeric_column`` z-score (``log`` when ``min >= 0`` and ``max > 100 * max(median, 1)``,
-i.e. heavy right tails such as money amounts); strings with ≤ 100 distinct values → vocabulary list +
-``indicator_column`` (wide); larger string columns → hash bucket (2 × distinct, at most 100 000) +
-``embedding_column`` (dimension ``min(32, round(6 * distinct ** 0.25))``); the label is left out.
+i.e. heavy right tails such as money amounts) plus a ``bucketized_column`` of 10 quantile buckets (wide);
+strings with ≤ 100 distinct values → vocabulary list → ``indicator_column`` (wide) and ``embedding_column``
+(deep); larger string columns → hash bucket (2 × distinct, at most 100 000) + ``embedding_column``; embedding
+widths ``min(32, round(6 * distinct ** 0.25))``; the label is left out.
 
 Example::
 
@@ -15,27 +16,39 @@ from __future__ import annotations
 
 from tfpipe.features import artifacts
 from tfpipe.features.definitions import (
-    categorical_column_with_hash_bucket, categorical_column_with_vocabulary_list, embedding_column,
-    indicator_column, numeric_column)
+    bucketized_column, categorical_column_with_hash_bucket, categorical_column_with_vocabulary_list,
+    embedding_column, indicator_column, numeric_column)
 
 MAX_VOCABULARY = 100
+NUM_BUCKETS = 10
 MAX_HASH_BUCKETS = 100_000
 
 
-def default_definition(key: str, dtype: str, stats):
-    """The default definition of one feature (None when it has no statistics to fit from)."""
+def default_definitions(key: str, dtype: str, stats) -> list:
+    """The default definitions of one feature (none when it has no statistics to fit from).
+
+    A number gives its normalized value (dense) and its quantile buckets (wide), so that linear members see
+    non-linear effects; a small categorical gives its one-hot (wide) and an embedding (deep); a large one an
+    embedding of its hash buckets.
+    """
     if stats is None:
-        return None
+        return []
     if dtype in ("int64", "float32"):
         num = stats.num_stats
         log = num.min >= 0 and num.max > 100 * max(num.median, 1.0)
-        return numeric_column(key, normalizer="log" if log else "zscore")
+        numeric = numeric_column(key, normalizer="log" if log else "zscore")
+        return [numeric, bucketized_column(numeric, num_buckets=NUM_BUCKETS)]
     unique = stats.string_stats.unique or len(stats.string_stats.top_values)
     if unique <= MAX_VOCABULARY:
-        return indicator_column(categorical_column_with_vocabulary_list(key, num_oov_buckets=1))
+        categorical = categorical_column_with_vocabulary_list(key, num_oov_buckets=1)
+        return [indicator_column(categorical), embedding_column(categorical, _dimension(unique + 1))]
     buckets = min(MAX_HASH_BUCKETS, 2 * unique)
-    dimension = min(32, max(2, round(6 * unique ** 0.25)))
-    return embedding_column(categorical_column_with_hash_bucket(key, buckets), dimension)
+    return [embedding_column(categorical_column_with_hash_bucket(key, buckets), _dimension(unique))]
+
+
+def _dimension(unique: int) -> int:
+    """The usual rule of thumb for an embedding's width: about 6 * (number of values) ** 0.25."""
+    return min(32, max(2, round(6 * unique ** 0.25)))
 
 
 def default_config(schema, statistics, label: str | None = None, split: str | None = "train") -> tuple:
@@ -56,7 +69,5 @@ def default_config(schema, statistics, label: str | None = None, split: str | No
             stats = artifacts.feature_statistics(dataset, feature.name)
         except KeyError:
             stats = None
-        definition = default_definition(feature.name, artifacts.feature_dtype(feature.name, schema, stats), stats)
-        if definition is not None:
-            definitions.append(definition)
+        definitions += default_definitions(feature.name, artifacts.feature_dtype(feature.name, schema, stats), stats)
     return tuple(definitions)

@@ -39,7 +39,7 @@ def register(subparsers) -> None:
     parser.add_argument("--workdir", default="tfpipe-demo", help="where the demo writes (default ./tfpipe-demo)")
     parser.add_argument("--ensemble", default="bagging", choices=["bagging", "boosting", "stacking"])
     parser.add_argument("--members", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.set_defaults(handler=run)
 
 

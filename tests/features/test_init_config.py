@@ -6,16 +6,21 @@ import numpy as np
 
 from tfpipe import features as tff
 from tfpipe.features import cli as features_cli
-from tfpipe.features.init_config import default_definition
+from tfpipe.features.init_config import default_definitions
 
 
 def test_default_config_rules(tiny_dir):
     defs = tff.default_config(tiny_dir, tiny_dir, label="label")
-    by_key = {d.raw_keys[0]: d for d in defs}
-    assert set(by_key) == {"age", "hours-per-week", "color", "tags", "code"}  # label excluded
-    assert by_key["age"] == tff.numeric_column("age", normalizer="zscore")
-    assert isinstance(by_key["color"], tff.IndicatorColumn)
-    assert isinstance(by_key["tags"].categorical, tff.VocabularyListColumn)
+    by_kind = {}
+    for definition in defs:
+        by_kind.setdefault(definition.raw_keys[0], []).append(type(definition).__name__)
+    assert set(by_kind) == {"age", "hours-per-week", "color", "tags", "code"}  # label excluded
+    assert by_kind["age"] == ["NumericColumn", "BucketizedColumn"]
+    assert by_kind["color"] == ["IndicatorColumn", "EmbeddingColumn"]
+    age = next(d for d in defs if d.raw_keys[0] == "age")
+    assert age == tff.numeric_column("age", normalizer="zscore")
+    tags = next(d for d in defs if d.raw_keys[0] == "tags")
+    assert isinstance(tags.categorical, tff.VocabularyListColumn)
 
 
 def test_large_and_skewed_columns():
@@ -23,11 +28,12 @@ def test_large_and_skewed_columns():
 
     stats = statistics_pb2.FeatureNameStatistics()
     stats.string_stats.unique = 5000
-    big = default_definition("city", "string", stats)
+    [big] = default_definitions("city", "string", stats)
     assert isinstance(big, tff.EmbeddingColumn) and big.categorical.hash_bucket_size == 10000
     money = statistics_pb2.FeatureNameStatistics()
     money.num_stats.min, money.num_stats.max, money.num_stats.median = 0, 99999, 0
-    assert default_definition("capital-gain", "int64", money).normalizer == "log"
+    numeric, buckets = default_definitions("capital-gain", "int64", money)
+    assert numeric.normalizer == "log" and buckets.num_buckets == 10
 
 
 def train_briefly(data_dir, config_path, steps=20):
@@ -56,7 +62,7 @@ def test_cli_init_output_trains_without_edits(tiny_dir, tmp_path, capsys):
     features_cli.register(parser.add_subparsers(dest="command"))
     output = tmp_path / "features.pbtxt"
     args = parser.parse_args(["features", "init", "--data", tiny_dir, "--output", str(output)])
-    assert args.handler(args) == 0 and "wrote 5" in capsys.readouterr().out
+    assert args.handler(args) == 0 and "wrote 10" in capsys.readouterr().out  # 5 columns, 2 definitions each
     assert "label" not in {d.raw_keys[0] for d in tff.load_config(output)}
     loss = train_briefly(tiny_dir, output)
     assert np.all(np.isfinite(loss))
