@@ -18,25 +18,7 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def ensure_tfpipe() -> None:
-    """Makes ``import tfpipe.ensembles`` work from a bare checkout (e.g. on the GPU machine, where tfpipe is not
-    installed) by mapping the namespace ``tfpipe`` to the repository's top-level folders."""
-    import types
-
-    try:
-        import tfpipe.ensembles  # noqa: F401
-        return
-    except ImportError:
-        pass
-    for name in [m for m in sys.modules if m == "tfpipe" or m.startswith("tfpipe.")]:
-        del sys.modules[name]
-    pkg = types.ModuleType("tfpipe")
-    pkg.__path__ = [os.path.join(REPO, "tfpipe"), REPO]
-    sys.modules["tfpipe"] = pkg
-
+from _bootstrap_path import REPO, ensure_tfpipe
 
 
 ensure_tfpipe()
@@ -103,13 +85,15 @@ def main(argv=None) -> int:
     p.add_argument("--ensembles", default="bagging,boosting,stacking")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--out", default="")
+    p.add_argument("--features", default="tuned", choices=["tuned", "default"],
+                   help="tuned: the config below; default: what `tfpipe features init` writes")
     args = p.parse_args(argv)
 
     from tfpipe.ensembles.train import train_ensemble
 
     work = args.work or tempfile.mkdtemp(prefix="adult_bench_")
     data = args.data or preprocess(os.path.join(work, "adult"))
-    config = feature_config(os.path.join(work, "features.pbtxt"))
+    config = feature_config(os.path.join(work, "features.pbtxt")) if args.features == "tuned" else None
     settings = {
         "bagging": dict(members=8, hidden=(64, 32), batch_size=512, learning_rate=1e-3),
         "boosting": dict(members=6, hidden=(32,), batch_size=512, learning_rate=1e-3),

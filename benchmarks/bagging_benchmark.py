@@ -14,25 +14,7 @@ import os
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def ensure_tfpipe() -> None:
-    """Makes ``import tfpipe.ensembles`` work from a bare checkout (e.g. on the GPU machine, where tfpipe is not
-    installed) by mapping the namespace ``tfpipe`` to the repository's top-level folders."""
-    import types
-
-    try:
-        import tfpipe.ensembles  # noqa: F401
-        return
-    except ImportError:
-        pass
-    for name in [m for m in sys.modules if m == "tfpipe" or m.startswith("tfpipe.")]:
-        del sys.modules[name]
-    pkg = types.ModuleType("tfpipe")
-    pkg.__path__ = [os.path.join(REPO, "tfpipe"), REPO]
-    sys.modules["tfpipe"] = pkg
-
+from _bootstrap_path import ensure_tfpipe
 
 
 ensure_tfpipe()

@@ -23,3 +23,20 @@ def adult_data_dir(tmp_path_factory) -> str:
     run_preprocess(adult_preprocess_options(output, progress=False))
     assert os.path.exists(os.path.join(output, "manifest.json"))
     return output
+
+
+@pytest.fixture(scope="session")
+def adult_small_dir(tmp_path_factory, adult_raw_dir) -> str:
+    """``tfpipe preprocess`` output of the first 3000 train and first 1000 test rows of Adult (fast to train on)."""
+    from tfpipe.pipelines import run_preprocess
+
+    raw = tmp_path_factory.mktemp("adult_small_raw")
+    for name, rows in (("adult.data", 3000), ("adult.test", 1001)):  # adult.test starts with a comment line
+        with open(os.path.join(adult_raw_dir, name), "rb") as source:
+            (raw / name).write_bytes(b"".join(line for _, line in zip(range(rows), source)))
+    output = str(tmp_path_factory.mktemp("adult_small") / "adult_small")
+    options = adult_preprocess_options(output, progress=False, max_rejected_fraction=0.01, inputs=[
+        f"train={raw / 'adult.data'}", f"test={raw / 'adult.test'}"])
+    manifest = run_preprocess(options)
+    assert manifest["rows_written"] == {"train": 3000, "test": 1000}
+    return output

@@ -1,19 +1,7 @@
 """Session fixtures of the ensembles tests (small data, few epochs: the suites must stay fast on 2 CPU cores)."""
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import tfpipe_testdata  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def adult_small_dir(tmp_path_factory) -> str:
-    """Adult as a preprocessed DIR: first 3000 train rows, first 1000 test rows (no eval split)."""
-    return tfpipe_testdata.write_adult(str(tmp_path_factory.mktemp("adult_small")), 3000, 1000)
 
 
 @pytest.fixture(scope="session")

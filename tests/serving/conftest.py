@@ -1,18 +1,7 @@
 """Session fixtures of the serving tests: one small model trained under mixed_bfloat16 on a small Adult DIR."""
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ensembles"))
-import tfpipe_testdata  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def adult_small_dir(tmp_path_factory) -> str:
-    return tfpipe_testdata.write_adult(str(tmp_path_factory.mktemp("adult_small_serving")), 3000, 1000)
 
 
 @pytest.fixture(scope="session")
