@@ -1,8 +1,14 @@
 """Boosting with neural weak learners: gradient boosting (all tasks) and AdaBoost SAMME (classification).
 
 Gradient boosting: ``F_0`` is the prior (log-odds / log class frequencies / mean); stage ``m`` is a small
-member ``h_m`` fit by least squares to the negative gradient of the loss at the current ensemble
-``F_{m-1}`` (computed on the fly from the frozen earlier stages), then ``F_m = F_{m-1} + shrinkage * h_m``.
+member ``h_m`` fit to the negative gradient ``r = -dL/dF`` of the loss at the current ensemble ``F_{m-1}``
+(computed on the fly from the frozen earlier stages), then ``F_m = F_{m-1} + shrinkage * h_m``. With
+``step="newton"`` (the default) the fit is a Newton step as in XGBoost: weighted least squares of ``h_m`` on
+``r / w`` with example weights ``w = d2L/dF2`` (``p (1 - p)`` for log loss, ``p_k (1 - p_k)`` per class for
+softmax cross-entropy, 1 for squared error), i.e. stage ``m`` minimizes ``mean(w * (h_m - r / w)^2)``
+(computed as ``(w h_m - r)^2 / w``, ``w`` floored at ``HESSIAN_FLOOR``), which equals twice the second-order
+Taylor expansion of the loss of ``F_{m-1} + h_m`` up to a constant, so it has the same minimizer; with
+``step="gradient"`` it is plain least squares on ``r``.
 With ``corrective=True`` all stages are then re-fit jointly on the original loss for one epoch (a "corrective
 step" as in GrowNet). ``member_predictions`` are the staged ensembles ``link(F_1) ... link(F_M)``.
 
@@ -30,6 +36,8 @@ from tfpipe.ensembles.task import Task
 import keras
 
 ALGORITHMS = ("gradient", "adaboost")
+STEPS = ("newton", "gradient")
+HESSIAN_FLOOR = 1e-6
 
 
 class _StageTrainer(keras.Model):
@@ -67,13 +75,15 @@ class BoostingEnsemble(EnsembleModel):
 
     def __init__(self, task: Task, n_stages: int = 8, member_kind: str = "dnn", hidden=(32,),
                  embedding_factory=None, shrinkage: float = 0.5, algorithm: str = "gradient",
-                 corrective: bool = True, seed: int = 0, **kwargs):
+                 corrective: bool = True, seed: int = 0, step: str = "newton", **kwargs):
         super().__init__(**kwargs)
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}")
         if algorithm == "adaboost" and not task.is_classification:
             raise ValueError("AdaBoost (SAMME) is for classification; use algorithm='gradient' for regression")
-        self.task, self.n_stages, self.member_kind = task, int(n_stages), member_kind
+        if step not in STEPS:
+            raise ValueError(f"step must be one of {STEPS}")
+        self.task, self.n_stages, self.member_kind, self.step = task, int(n_stages), member_kind, step
         self.algorithm, self.shrinkage, self.corrective, self.seed = algorithm, float(shrinkage), corrective, seed
         self.stages = [MemberStack(member_kind, 1, task.units, hidden=hidden, embedding_factory=embedding_factory,
                                    seed=seed + 101 * m, name=f"stage_{m}") for m in range(self.n_stages)]
@@ -143,15 +153,33 @@ class BoostingEnsemble(EnsembleModel):
         self.init_score.assign(np.asarray(prior, "float32"))
 
     def _gradient_loss(self, m: int):
-        task, u = self.task, self.task.units
+        task, u, newton = self.task, self.task.units, self.step == "newton"
 
         def loss(y_true, out):
             import tensorflow as tf
 
-            target = task.negative_gradient(y_true, out[:, :u])
-            return tf.reduce_mean(tf.square(out[:, u:] - target), axis=-1)
+            prev, h = tf.cast(out[:, :u], tf.float32), tf.cast(out[:, u:], tf.float32)
+            target = task.negative_gradient(y_true, prev)
+            if not newton:
+                return tf.reduce_mean(tf.square(h - target), axis=-1)
+            w = self._hessian(prev)
+            return tf.reduce_mean(tf.square(w * h - target) / w, axis=-1)   # = w * (h - target / w)^2
 
         return loss
+
+    def _hessian(self, scores):
+        """Diagonal second derivative of the loss w.r.t. the scores [B, units] (floored at ``HESSIAN_FLOOR``)."""
+        import tensorflow as tf
+
+        if self.task.kind == "binary":
+            p = tf.sigmoid(scores)
+            w = p * (1.0 - p)
+        elif self.task.kind == "multiclass":
+            p = tf.nn.softmax(scores, axis=-1)
+            w = p * (1.0 - p)
+        else:
+            w = tf.ones_like(scores)
+        return tf.stop_gradient(tf.maximum(w, HESSIAN_FLOOR))
 
     def _adaboost_loss(self, m: int, alphas: np.ndarray, norm: float):
         task, u = self.task, self.task.units

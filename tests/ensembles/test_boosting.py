@@ -52,3 +52,47 @@ def test_adaboost_samme_multiclass():
 def test_adaboost_rejects_regression():
     with pytest.raises(ValueError):
         BoostingEnsemble(Task("regression"), 2, algorithm="adaboost")
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_newton_stage_loss_matches_hand_computed_weighted_least_squares(kind):
+    task = Task(kind, 3) if kind == "multiclass" else Task(kind)
+    u = task.units
+    rng = np.random.default_rng(0)
+    prev = rng.normal(size=(5, u)).astype("float32") * 2
+    h = rng.normal(size=(5, u)).astype("float32")
+    y = rng.integers(0, 3 if kind == "multiclass" else 2, size=5)
+    ens = BoostingEnsemble(task, 2, "dnn", hidden=(4,), step="newton")
+    got = np.asarray(ens._gradient_loss(1)(y, np.concatenate([prev, h], axis=1)))
+    if kind == "binary":
+        p = 1 / (1 + np.exp(-prev))
+        r = y[:, None] - p
+    else:
+        p = np.exp(prev) / np.exp(prev).sum(1, keepdims=True)
+        r = np.eye(3)[y] - p
+    w = p * (1 - p)                                              # diagonal Hessian of the loss
+    want = np.mean(w * (h - r / w) ** 2, axis=1)                # weighted least squares on the Newton target
+    np.testing.assert_allclose(got, want, rtol=1e-4)
+    # the minimizer of the stage loss is the Newton step -g / H, not the negative gradient
+    plain = np.asarray(BoostingEnsemble(task, 2, "dnn", hidden=(4,), step="gradient")._gradient_loss(1)(
+        y, np.concatenate([prev, r / w], axis=1)))
+    np.testing.assert_allclose(np.asarray(ens._gradient_loss(1)(y, np.concatenate([prev, r / w], axis=1))), 0,
+                               atol=1e-5)
+    assert np.all(plain > 0)
+
+
+def test_newton_step_lowers_training_loss_more_than_gradient_step(synthetic_binary):
+    train, _, vocab = synthetic_binary
+    losses = {}
+    for step in ("gradient", "newton"):
+        ens = BoostingEnsemble(Task("binary"), 2, "dnn", hidden=(16,), embedding_factory=simple_embedding_factory(vocab, 4),
+                               shrinkage=0.5, corrective=False, step=step)
+        ens.fit_ensemble(train, None, FitOptions(epochs=2, verbose=0))
+        out = ens.predict_dataset(train)
+        losses[step] = compute_metrics("binary", out["labels"], out["predictions"])["logloss"]
+    assert losses["newton"] < losses["gradient"]
+
+
+def test_unknown_step_rejected():
+    with pytest.raises(ValueError):
+        BoostingEnsemble(Task("binary"), 2, step="adam")
