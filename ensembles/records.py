@@ -18,13 +18,12 @@ import numpy as np
 
 from tfpipe.ensembles.bootstrap import is_holdout
 
-KEY_BUCKETS = 2 ** 62
-
 
 def example_keys(serialized):
-    import tensorflow as tf
+    """The same key as ``make_dataset``'s ``example_key`` (one definition, so carve-outs and folds agree)."""
+    from tfpipe.features.dataset import example_key
 
-    return tf.strings.to_hash_bucket_fast(serialized, KEY_BUCKETS)
+    return example_key(serialized)
 
 
 def _shards(data_dir: str, split: str) -> tuple[list[str], str]:

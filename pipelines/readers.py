@@ -50,6 +50,7 @@ class RawBatch:
     line_count: int                     # lines that start in this chunk (text files; 0 for Parquet)
     text: Optional[bytes] = None        # the chunk's text, to quote rejected rows
     blank_lines: int = 0                # lines holding nothing but spaces (not rows)
+    _line_starts: Optional[np.ndarray] = dataclasses.field(default=None, repr=False)
 
     @property
     def num_rows_read(self) -> int:
@@ -58,8 +59,13 @@ class RawBatch:
     def raw_text(self, local_row: int) -> str:
         """The source text of a row (a JSON rendering for Parquet)."""
         if self.text is not None:
-            line = self.text.split(b"\n", local_row)[local_row - 1] if local_row >= 1 else b""
-            return line.rstrip(b"\r").decode("utf-8", errors="backslashreplace")
+            if self._line_starts is None:  # found once per chunk: a chunk may hold many rejected rows
+                newlines = np.flatnonzero(np.frombuffer(self.text, np.uint8) == ord("\n"))
+                self._line_starts = np.concatenate([[0], newlines + 1, [len(self.text) + 1]])
+            if not 1 <= local_row < len(self._line_starts):
+                return ""
+            start, end = self._line_starts[local_row - 1], self._line_starts[local_row] - 1
+            return self.text[start:end].rstrip(b"\r").decode("utf-8", errors="backslashreplace")
         index = int(np.searchsorted(self.row_numbers, local_row))
         row = {name: _jsonable(array[index].as_py()) for name, array in self.columns.items()}
         return json.dumps(row, sort_keys=False, default=str)
