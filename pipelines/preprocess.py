@@ -22,9 +22,9 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from typing import Optional, Sequence
 
+from tfpipe.pipelines.publish import DATASET, check_replaceable, make_work_dir, publish
 from tfpipe.pipelines.readers import CsvOptions
 from tfpipe.pipelines.schema import FeatureRule, read_schema, rules_from_schema, write_schema
 from tfpipe.pipelines.sources import DEFAULT_CHUNK_BYTES, expand_inputs, plan_chunks
@@ -33,6 +33,8 @@ from tfpipe.pipelines.validation import DEFAULT_MAX_FIELD_BYTES, DEFAULT_NULL_VA
 
 TARGET_SHARD_BYTES = 64 << 20
 
+
+MANIFEST_FORMAT = "tfpipe.dataset/1"   # marks a directory as written by tfpipe preprocess (see publish.py)
 
 class PreprocessError(RuntimeError):
     """The job could not produce a dataset; the message says why and what to do."""
@@ -177,29 +179,14 @@ def _num_shards(options: PreprocessOptions, files, splits, given_splits: bool) -
 
 
 def _prepare_output(options: PreprocessOptions) -> tuple[str, str]:
-    output = os.path.abspath(options.output)
-    if os.path.exists(output) and not options.overwrite:
-        raise PreprocessError(f"{output} exists; pass --overwrite to replace it")
-    parent = os.path.dirname(output)
-    os.makedirs(parent, exist_ok=True)
-    work_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.tmp-", dir=parent)
-    return output, work_dir
-
-
-def _publish(work_dir: str, output: str) -> None:
-    """Moves the finished dataset into place (replacing an old one only now)."""
-    old = None
-    if os.path.exists(output):
-        old = tempfile.mkdtemp(prefix=f".{os.path.basename(output)}.old-", dir=os.path.dirname(output))
-        os.rename(output, os.path.join(old, "previous"))
-    os.rename(work_dir, output)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
+    """Checks that ``--output`` may be written (see :mod:`tfpipe.pipelines.publish`); makes the work dir."""
+    output = check_replaceable(options.output, DATASET, options.overwrite)
+    return output, make_work_dir(output)
 
 
 def run_preprocess(options: PreprocessOptions) -> dict:
     """Runs the whole job; returns the manifest written to ``OUTPUT/manifest.json``."""
-    from tfpipe.pipelines.beam_job import PROGRESS_DIR, SCHEMA_FILE, SUMMARY_FILE, JobConfig, build_pipeline
+    from tfpipe.pipelines.beam_job import PIECES_DIR, PROGRESS_DIR, SCHEMA_FILE, SUMMARY_FILE, JobConfig, build_pipeline
 
     if options.compression not in ("none", "gzip"):
         raise PreprocessError(f"--compression {options.compression!r}: expected none or gzip")
@@ -251,8 +238,9 @@ def run_preprocess(options: PreprocessOptions) -> dict:
             json.dump(manifest, handle, indent=2)
             handle.write("\n")
         os.remove(os.path.join(work_dir, SUMMARY_FILE))
-        shutil.rmtree(os.path.join(work_dir, PROGRESS_DIR), ignore_errors=True)
-        _publish(work_dir, output)
+        for scratch in (PROGRESS_DIR, PIECES_DIR):  # nothing temporary in the published output
+            shutil.rmtree(os.path.join(work_dir, scratch), ignore_errors=True)
+        publish(work_dir, output, DATASET, options.overwrite)
         return manifest
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -265,6 +253,7 @@ def _manifest(options: PreprocessOptions, files, config, summary) -> dict:
         for split, rows in count["written"].items():
             written[split] += rows
     return {
+        "format": MANIFEST_FORMAT,
         "rows_read": sum(count["read"] for count in counts),
         "rows_written": written,
         "rows_rejected": summary["rejected"],

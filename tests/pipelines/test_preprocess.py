@@ -12,6 +12,7 @@ import tensorflow as tf
 from tfpipe.demo import ADULT_COLUMNS, adult_preprocess_options
 from tfpipe.pipelines import PreprocessError, PreprocessOptions, TooManyRejectedRows, run_preprocess
 from tfpipe.pipelines.artifacts import load_manifest, load_schema, shard_paths
+from tfpipe.pipelines.publish import NotATfpipeOutput
 
 
 def _count(paths, compression=""):
@@ -142,8 +143,23 @@ def test_rerun_is_byte_identical_and_existing_output_is_refused(tmp_path, adult_
     for path in files_a + [str(tmp_path / "a" / n) for n in ("schema.pbtxt", "statistics.pbtxt", "rejected.jsonl")]:
         assert open(path, "rb").read() == open(path.replace(str(tmp_path / "a"), str(tmp_path / "b")), "rb").read()
     assert 0.78 < first["rows_written"]["train"] / 32561 < 0.82
-    with pytest.raises(PreprocessError, match="--overwrite"):
+    with pytest.raises(NotATfpipeOutput, match="--overwrite"):
         run(tmp_path / "a", overwrite=False)
+    assert sorted(os.listdir(tmp_path / "a")) == ["manifest.json", "rejected.jsonl", "schema.pbtxt",
+                                                  "statistics.pbtxt", "tfds"]   # no _pieces/ or other scratch
+    # --overwrite replaces a previous tfpipe output (and leaves no temporary sibling behind) ...
+    run(tmp_path / "a", overwrite=True)
+    assert sorted(os.listdir(tmp_path)) == ["a", "b"]
+    # ... but never a directory or file that tfpipe did not write: refused before any work, nothing touched.
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("years of work")
+    (tmp_path / "file").write_text("x")
+    for target in (mine, tmp_path / "file", tmp_path / "a" / "tfds"):
+        with pytest.raises(NotATfpipeOutput, match="refusing to replace"):
+            run(target, overwrite=True)
+    assert (mine / "thesis.txt").read_text() == "years of work" and (tmp_path / "file").read_text() == "x"
+    assert sorted(os.listdir(tmp_path)) == ["a", "b", "file", "mine"]
 
 
 def test_parquet_and_jsonl_give_the_same_examples_as_csv(tmp_path, adult_raw_dir):
