@@ -1,6 +1,8 @@
 """Bagging: K members trained in ONE pass, each example weighted per member by a Poisson(1) bootstrap weight.
 
-The K members live in one :class:`~tfpipe.ensembles.members.MemberStack` (weights ``[K, in, out]``). Each
+The K members live in :class:`~tfpipe.ensembles.members.MixedMembers`: one
+:class:`~tfpipe.ensembles.members.MemberStack` per Keras kind (weights ``[K, in, out]``) and, for ``gbdt``
+members, XGBoost boosters trained first with the same per-member weights and compiled to TF ops. Each
 training batch gets weights ``[B, K] = poisson_weights(example_key, K, seed)``, a deterministic function of the
 example's key, so every epoch sees the same bootstrap sample. The served prediction is the average of the
 members' predictions (probabilities for classification, values for regression).
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from tfpipe.ensembles.base import EnsembleModel, FitOptions, fit_keras, label_column
 from tfpipe.ensembles.bootstrap import poisson_weights
-from tfpipe.ensembles.members import MemberStack
+from tfpipe.ensembles.members import MixedMembers, cycle_kinds, parse_member_kinds
 from tfpipe.ensembles.task import Task
 
 
@@ -24,27 +26,35 @@ class BaggingEnsemble(EnsembleModel):
 
     ensemble_kind = "bagging"
 
-    def __init__(self, task: Task, n_members: int = 8, member_kind: str = "wide_deep", hidden=(64, 32),
+    def __init__(self, task: Task, n_members: int = 8, member_kind="wide_deep", hidden=(64, 32),
                  embedding_factory=None, feature_fraction: float = 1.0, seed: int = 0, bootstrap: bool = True,
-                 embedding_specs: dict | None = None, **kwargs):
+                 embedding_specs: dict | None = None, gbdt_config=None, **kwargs):
         super().__init__(**kwargs)
-        self.task, self.n_members, self.member_kind, self.seed = task, int(n_members), member_kind, int(seed)
+        self.task, self.n_members, self.seed = task, int(n_members), int(seed)
+        self.kinds = cycle_kinds(parse_member_kinds(member_kind), self.n_members)
+        self.member_kind = ",".join(dict.fromkeys(self.kinds))
         self.bootstrap = bootstrap
-        self.stack = MemberStack(member_kind, self.n_members, task.units, hidden=hidden,
-                                 embedding_factory=embedding_factory, feature_fraction=feature_fraction,
-                                 seed=seed, embedding_specs=embedding_specs, name="members")
+        self.members = MixedMembers(self.kinds, task.units, hidden=hidden, embedding_factory=embedding_factory,
+                                    feature_fraction=feature_fraction, seed=seed, embedding_specs=embedding_specs,
+                                    gbdt_config=gbdt_config, name="bagged")
+
+    @property
+    def stack(self):
+        """The MemberStack of a single-kind Keras ensemble."""
+        (_, _, layer), = self.members.groups
+        return layer
 
     def call(self, inputs, training=False):
-        return self.stack(inputs, training=training)
+        return self.members(inputs, training=training)
 
     def serve(self, inputs) -> dict:
         import tensorflow as tf
 
-        members = self.task.link(self.stack(inputs, training=False))      # [B, K] or [B, K, C]
+        members = self.task.link(self.members(inputs, training=False))    # [B, K] or [B, K, C]
         return {"predictions": tf.reduce_mean(members, axis=1), "member_predictions": members}
 
     def member_names(self) -> list[str]:
-        return [f"{self.member_kind}_{k}" for k in range(self.n_members)]
+        return [f"{kind}_{k}" for k, kind in enumerate(self.kinds)]
 
     def training_dataset(self, dataset, bootstrap: bool | None = None):
         """Maps ``(inputs, label)`` to ``(inputs, label [B,1,1], weights [B,K])`` (all-ones if not bootstrap)."""
@@ -63,8 +73,18 @@ class BaggingEnsemble(EnsembleModel):
         return dataset.map(add_weights, num_parallel_calls=tf.data.AUTOTUNE)
 
     def fit_ensemble(self, train_ds, eval_ds, options: FitOptions) -> list[dict]:
-        """Trains all K members in one pass over ``train_ds`` (early stopping on ``eval_ds``)."""
-        eval_w = None if eval_ds is None else self.training_dataset(eval_ds, bootstrap=False)
-        history = fit_keras(self, self.training_dataset(train_ds), eval_w, self.task.pointwise_loss, options,
-                            phase="bagging")
-        return [history]
+        """gbdt members first (XGBoost), then all Keras members in one pass over ``train_ds`` (early stopping on
+        ``eval_ds``)."""
+        histories = []
+        if self.members.gbdt is not None:
+            import tensorflow as tf
+
+            data = options.require_tree_data()
+            k, seed = self.n_members, self.seed
+            weights = (lambda keys: poisson_weights(tf.constant(keys), k, seed).numpy()) if self.bootstrap else None
+            histories += self.members.fit_gbdt(data.train, data.eval, self.task, data.features, weights_fn=weights)
+        if self.members.has_keras_members:
+            eval_w = None if eval_ds is None else self.training_dataset(eval_ds, bootstrap=False)
+            histories.append(fit_keras(self, self.training_dataset(train_ds), eval_w, self.task.pointwise_loss,
+                                       options, phase="bagging"))
+        return histories

@@ -21,6 +21,17 @@ import numpy as np
 from tfpipe.ensembles.precision import wrap_optimizer
 
 
+@dataclasses.dataclass(frozen=True)
+class TreeData:
+    """What gbdt members train on: NOT shuffled ``(inputs, label)`` batches with the ``tree`` block and
+    ``example_key`` (XGBoost reads them several times and needs the same order each time), the eval batches
+    for early stopping, and ``compiled.tree_features``."""
+
+    train: object
+    eval: object
+    features: tuple
+
+
 @dataclasses.dataclass
 class FitOptions:
     """Training knobs shared by the ensembles."""
@@ -34,6 +45,12 @@ class FitOptions:
     strategy: object = None          # a tf.distribute.Strategy; None -> default strategy
     jit_compile: bool | str = False
     steps_per_epoch: int | None = None
+    tree_data: TreeData | None = None  # needed when the ensemble has gbdt members
+
+    def require_tree_data(self) -> TreeData:
+        if self.tree_data is None:
+            raise ValueError("this ensemble has gbdt members: FitOptions.tree_data must give their (unshuffled) data")
+        return self.tree_data
 
     def scope(self):
         import tensorflow as tf
@@ -81,9 +98,18 @@ def label_column(y, rank: int):
 
 
 class EnsembleModel(keras.Model):
-    """Base class: subclasses set ``task``/``ensemble_kind``, implement ``serve`` and ``fit_ensemble``."""
+    """Base class: subclasses set ``task``/``ensemble_kind``, implement ``serve`` and ``fit_ensemble``.
+
+    Inputs are NOT autocast to the mixed-precision compute dtype: the ``tree`` block must reach gbdt members in
+    float32 (a bfloat16 ``fnlwgt`` of 200,000 keeps 8 bits and takes the wrong split); Keras members cast what
+    they use themselves.
+    """
 
     ensemble_kind = "base"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.autocast = False
 
     def serve(self, inputs) -> dict:
         raise NotImplementedError

@@ -9,6 +9,9 @@ softmax cross-entropy, 1 for squared error), i.e. stage ``m`` minimizes ``mean(w
 (computed as ``(w h_m - r)^2 / w``, ``w`` floored at ``HESSIAN_FLOOR``), which equals twice the second-order
 Taylor expansion of the loss of ``F_{m-1} + h_m`` up to a constant, so it has the same minimizer; with
 ``step="gradient"`` it is plain least squares on ``r``.
+A ``gbdt`` stage (``member_kind="gbdt,dnn"``: the kinds cycle over the stages) is an XGBoost booster trained on
+top of ``F_{m-1}`` (XGBoost's ``base_margin``; its own boosting rounds are the Newton steps) and enters unshrunk:
+``F_m = F_{m-1} + h_m`` — so ``gbdt,dnn`` is a GBDT whose remaining gradient Keras stages fit.
 With ``corrective=True`` all stages are then re-fit jointly on the original loss for one epoch (a "corrective
 step" as in GrowNet). ``member_predictions`` are the staged ensembles ``link(F_1) ... link(F_M)``.
 
@@ -30,7 +33,7 @@ import math
 import numpy as np
 
 from tfpipe.ensembles.base import EnsembleModel, FitOptions, fit_keras
-from tfpipe.ensembles.members import MemberStack
+from tfpipe.ensembles.members import MemberStack, cycle_kinds, parse_member_kinds
 from tfpipe.ensembles.task import Task
 
 import keras
@@ -40,11 +43,21 @@ STEPS = ("newton", "gradient")
 HESSIAN_FLOOR = 1e-6
 
 
+def _batch_size(inputs):
+    import tensorflow as tf
+
+    for key in ("dense", "wide", "tree"):
+        if key in inputs:
+            return tf.shape(inputs[key])[0]
+    raise ValueError("inputs have no dense, wide or tree block")
+
+
 class _StageTrainer(keras.Model):
     """Keras model that trains stage ``m``: returns [frozen earlier outputs..., stage m logits] concatenated."""
 
     def __init__(self, ensemble: "BoostingEnsemble", stage: int, mode: str):
         super().__init__(name=f"stage_trainer_{stage}")
+        self.autocast = False   # the tree block stays float32 (see EnsembleModel)
         self.ensemble, self.stage, self.mode = ensemble, stage, mode
 
     def build(self, input_shape):  # the ensemble is built before training
@@ -75,7 +88,7 @@ class BoostingEnsemble(EnsembleModel):
 
     def __init__(self, task: Task, n_stages: int = 8, member_kind: str = "dnn", hidden=(32,),
                  embedding_factory=None, shrinkage: float = 0.5, algorithm: str = "gradient",
-                 corrective: bool = True, seed: int = 0, step: str = "newton", **kwargs):
+                 corrective: bool = True, seed: int = 0, step: str = "newton", gbdt_config=None, **kwargs):
         super().__init__(**kwargs)
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}")
@@ -83,10 +96,25 @@ class BoostingEnsemble(EnsembleModel):
             raise ValueError("AdaBoost (SAMME) is for classification; use algorithm='gradient' for regression")
         if step not in STEPS:
             raise ValueError(f"step must be one of {STEPS}")
-        self.task, self.n_stages, self.member_kind, self.step = task, int(n_stages), member_kind, step
+        self.task, self.n_stages, self.step = task, int(n_stages), step
+        self.kinds = cycle_kinds(parse_member_kinds(member_kind), self.n_stages)
+        self.member_kind = ",".join(dict.fromkeys(self.kinds))
+        if "gbdt" in self.kinds and algorithm != "gradient":
+            raise ValueError("gbdt stages need algorithm='gradient' (AdaBoost re-weights examples per stage)")
         self.algorithm, self.shrinkage, self.corrective, self.seed = algorithm, float(shrinkage), corrective, seed
-        self.stages = [MemberStack(member_kind, 1, task.units, hidden=hidden, embedding_factory=embedding_factory,
-                                   seed=seed + 101 * m, name=f"stage_{m}") for m in range(self.n_stages)]
+        self.stages = []
+        for m, kind in enumerate(self.kinds):
+            if kind == "gbdt":
+                from tfpipe.ensembles.gbdt import GBDTMembers
+
+                self.stages.append(GBDTMembers(1, task.units, gbdt_config, seed=seed + 101 * m,
+                                               include_base=False, name=f"stage_{m}"))
+            else:
+                self.stages.append(MemberStack(kind, 1, task.units, hidden=hidden,
+                                               embedding_factory=embedding_factory, seed=seed + 101 * m,
+                                               name=f"stage_{m}"))
+        # Per-stage factor of h_m in F: the shrinkage for Keras stages, 1 for gbdt stages (already shrunk by eta).
+        self.stage_scale = np.asarray([1.0 if kind == "gbdt" else self.shrinkage for kind in self.kinds], "float32")
         self.init_score = self.add_weight(name="init_score", shape=(task.units,), initializer="zeros",
                                           trainable=False, dtype="float32", autocast=False)
         # alpha_m (AdaBoost) or 1 (gradient) for fitted stages, 0 for stages not (yet) in the ensemble.
@@ -101,20 +129,20 @@ class BoostingEnsemble(EnsembleModel):
 
         upto = self.n_stages if upto is None else upto
         if upto == 0:
-            batch = tf.shape(inputs["dense"] if "dense" in inputs else inputs["wide"])[0]
-            return tf.zeros([batch, 0, self.task.units], tf.float32)
-        return tf.concat([self.stages[m](inputs, training=training) for m in range(upto)], axis=1)
+            return tf.zeros([_batch_size(inputs), 0, self.task.units], tf.float32)
+        parts = [self.stages[m](inputs) if self.kinds[m] == "gbdt" else self.stages[m](inputs, training=training)
+                 for m in range(upto)]
+        return tf.concat(parts, axis=1)
 
     def scores(self, inputs, upto: int, training=False):
         """Gradient-boosting scores ``F_upto`` [B, units] (float32)."""
         import tensorflow as tf
 
-        batch = tf.shape(inputs["dense"] if "dense" in inputs else inputs["wide"])[0]
-        f = tf.zeros([batch, self.task.units], tf.float32) + self.init_score[None, :]
+        f = tf.zeros([_batch_size(inputs), self.task.units], tf.float32) + self.init_score[None, :]
         if upto == 0:
             return f
         h = tf.cast(self.stage_logits(inputs, upto, training=training), tf.float32)  # [B, upto, U]
-        w = self.stage_weights[:upto] * self.shrinkage
+        w = self.stage_weights[:upto] * self.stage_scale[:upto]
         return f + tf.einsum("bmu,m->bu", h, w)
 
     def call(self, inputs, training=False):
@@ -125,7 +153,7 @@ class BoostingEnsemble(EnsembleModel):
 
         h = self.stage_logits(inputs)                                                 # [B, M, U]
         if self.algorithm == "gradient":
-            w = self.stage_weights * self.shrinkage
+            w = self.stage_weights * self.stage_scale
             staged = self.init_score[None, None, :] + tf.cumsum(h * w[None, :, None], axis=1)
             members = self.task.link(staged)
             return {"predictions": self.task.link(staged[:, -1]), "member_predictions": members}
@@ -233,6 +261,12 @@ class BoostingEnsemble(EnsembleModel):
         norm = 1.0
         weights = np.zeros(self.n_stages, "float32")
         for m in range(self.n_stages):
+            if self.kinds[m] == "gbdt":
+                histories.append(self._fit_gbdt_stage(m, options))
+                weights[m] = 1.0
+                self.stage_weights.assign(weights)
+                self.n_fitted = m + 1
+                continue
             for k, stage in enumerate(self.stages):
                 stage.trainable = k == m
             with options.scope():
@@ -258,15 +292,27 @@ class BoostingEnsemble(EnsembleModel):
                 histories[-1].update({"error": err, "alpha": alpha})
             self.stage_weights.assign(weights)
             self.n_fitted = m + 1
-        if self.algorithm == "gradient" and self.corrective and self.n_fitted:
-            for stage in self.stages:
-                stage.trainable = True
+        if self.algorithm == "gradient" and self.corrective and self.n_fitted and self.member_kind != "gbdt":
+            for kind, stage in zip(self.kinds, self.stages):
+                stage.trainable = kind != "gbdt"
             with options.scope():
                 trainer = _StageTrainer(self, self.n_fitted, "corrective")
             task = self.task
             histories.append(fit_keras(trainer, train_ds, eval_ds,
                                        task.example_loss, options,
                                        phase="corrective", learning_rate=options.learning_rate / 3, epochs=1))
-        for stage in self.stages:
-            stage.trainable = True
+        for kind, stage in zip(self.kinds, self.stages):
+            stage.trainable = kind != "gbdt"
         return histories
+
+    def _fit_gbdt_stage(self, m: int, options: FitOptions) -> dict:
+        """XGBoost on top of ``F_m`` (its ``base_margin``), early stopping on the eval data."""
+        import tensorflow as tf
+
+        data = options.require_tree_data()
+        margins = tf.function(lambda x: self.scores(x, m), reduce_retracing=True)
+
+        def base_margin(inputs):
+            return margins({k: v for k, v in inputs.items() if k != "example_key"}).numpy()
+
+        return self.stages[m].fit(data.train, data.eval, self.task, data.features, base_margin_fn=base_margin)

@@ -26,8 +26,9 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--task", choices=("binary", "multiclass", "regression"), default=None,
                    help="override the task inferred from the label's schema/statistics")
-    p.add_argument("--member-kind", choices=("linear", "dnn", "wide_deep"), default=None,
-                   help="member model (default: wide_deep for bagging, dnn for boosting, all three for stacking)")
+    p.add_argument("--member-kind", default=None, metavar="KIND[,KIND...]",
+                   help="member kinds the members cycle through, of linear, dnn, wide_deep, gbdt (default: "
+                        "wide_deep for bagging, dnn for boosting, gbdt,wide_deep,dnn for stacking)")
     p.add_argument("--hidden", default="64,32", help="hidden layer widths of dnn members")
     p.add_argument("--feature-fraction", type=float, default=1.0, help="bagging: random input-column subset per member")
     p.add_argument("--folds", type=int, default=5, help="stacking: K-fold by key hash")
@@ -39,6 +40,13 @@ def register(subparsers) -> None:
                    help="fraction of train carved out (by key hash) as eval when the data has no eval split")
     p.add_argument("--patience", type=int, default=2, help="early stopping patience (epochs) on the eval loss")
     p.add_argument("--jit-compile", action="store_true", help="compile train steps with XLA (faster on GPUs)")
+    p.add_argument("--gbdt-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="XGBoost parameter for gbdt members (repeatable), e.g. --gbdt-param max_depth=8")
+    p.add_argument("--gbdt-rounds", type=int, default=2000, help="gbdt: most boosting rounds")
+    p.add_argument("--gbdt-early-stopping", type=int, default=50,
+                   help="gbdt: stop after this many rounds without improvement on the eval split")
+    p.add_argument("--gbdt-device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="gbdt training device (auto: CUDA when a GPU is visible)")
     p.add_argument("--no-report", action="store_true")
     p.set_defaults(handler=run_train)
 
@@ -53,6 +61,7 @@ def run_train(args) -> int:
         hidden=tuple(int(h) for h in args.hidden.split(",") if h), feature_fraction=args.feature_fraction,
         folds=args.folds, boosting=args.boosting, shrinkage=args.shrinkage, corrective=not args.no_corrective,
         learning_rate=args.learning_rate, eval_fraction=args.eval_fraction, patience=args.patience,
-        report=not args.no_report, jit_compile=args.jit_compile)
+        report=not args.no_report, jit_compile=args.jit_compile, gbdt_params=args.gbdt_param,
+        gbdt_rounds=args.gbdt_rounds, gbdt_early_stopping=args.gbdt_early_stopping, gbdt_device=args.gbdt_device)
     print(f"saved model: {result.saved_model_dir}\nmetrics: {result.metrics_path}\nreport: {result.report_path}")
     return 0

@@ -31,7 +31,30 @@ import keras
 import numpy as np
 from keras import ops
 
-MEMBER_KINDS = ("linear", "dnn", "wide_deep")
+KERAS_KINDS = ("linear", "dnn", "wide_deep")
+MEMBER_KINDS = KERAS_KINDS + ("gbdt",)   # gbdt: XGBoost trees compiled to TF ops (ensembles/gbdt.py)
+
+
+def parse_member_kinds(value) -> tuple | None:
+    """``"gbdt,dnn"`` / ``("gbdt", "dnn")`` → ``("gbdt", "dnn")`` (validated); None stays None.
+
+    Example::
+
+        >>> parse_member_kinds("gbdt, wide_deep")
+        ('gbdt', 'wide_deep')
+    """
+    if value is None:
+        return None
+    kinds = tuple(k.strip() for k in (value.split(",") if isinstance(value, str) else value) if k.strip())
+    bad = [k for k in kinds if k not in MEMBER_KINDS]
+    if not kinds or bad:
+        raise ValueError(f"member kinds must be a comma list of {MEMBER_KINDS}, got {value!r}")
+    return kinds
+
+
+def cycle_kinds(kinds, n: int) -> tuple:
+    """The kinds of ``n`` members cycling through ``kinds``: ``cycle_kinds(("gbdt", "dnn"), 3)`` → gbdt, dnn, gbdt."""
+    return tuple(kinds[i % len(kinds)] for i in range(n))
 
 
 class VectorizedDense(keras.layers.Layer):
@@ -168,8 +191,8 @@ class MemberStack(keras.layers.Layer):
                  embedding_factory: Callable | None = None, feature_fraction: float = 1.0, seed: int = 0,
                  dropout: float = 0.0, l2: float = 0.0, embedding_specs: dict | None = None, **kwargs):
         super().__init__(**kwargs)
-        if kind not in MEMBER_KINDS:
-            raise ValueError(f"member kind must be one of {MEMBER_KINDS}, got {kind!r}")
+        if kind not in KERAS_KINDS:
+            raise ValueError(f"member kind must be one of {KERAS_KINDS}, got {kind!r}")
         self.kind, self.n_members, self.units = kind, int(n_members), int(units)
         self.hidden = tuple(int(h) for h in hidden)
         self.feature_fraction, self.seed, self.dropout_rate, self.l2 = float(feature_fraction), int(seed), dropout, l2
@@ -243,3 +266,65 @@ class MemberStack(keras.layers.Layer):
             deep = self.deep_out(x)
             out = deep if out is None else out + deep
         return ops.cast(out, "float32")
+
+
+class MixedMembers(keras.layers.Layer):
+    """Members of several kinds in the given order → float32 logits [B, len(kinds), units].
+
+    Keras kinds are vectorized per kind (one :class:`MemberStack` each); gbdt members are one
+    :class:`~tfpipe.ensembles.gbdt.GBDTMembers` (trained by XGBoost before the Keras pass, see :meth:`fit_gbdt`).
+    While the Keras members train (``training=True``) the trees are skipped (their logits are zeros): they have
+    nothing to learn there and would only cost time.
+    """
+
+    def __init__(self, kinds, units: int, hidden=(64, 32), embedding_factory=None, feature_fraction: float = 1.0,
+                 seed: int = 0, embedding_specs: dict | None = None, gbdt_config=None, **kwargs):
+        super().__init__(**kwargs)
+        self.autocast = False   # the tree block reaches gbdt members in float32 under mixed precision
+        self.kinds, self.units = tuple(kinds), int(units)
+        positions = {}
+        for index, kind in enumerate(self.kinds):
+            positions.setdefault(kind, []).append(index)
+        self.groups = []
+        self.gbdt = None
+        for kind, indices in positions.items():
+            if kind == "gbdt":
+                from tfpipe.ensembles.gbdt import GBDTMembers
+
+                layer = self.gbdt = GBDTMembers(len(indices), units, gbdt_config, seed=seed, name="gbdt")
+            else:
+                layer = MemberStack(kind, len(indices), units, hidden=hidden, embedding_factory=embedding_factory,
+                                    feature_fraction=feature_fraction, seed=seed, embedding_specs=embedding_specs,
+                                    name="members" if len(positions) == 1 else f"members_{kind}")
+            self.groups.append((kind, tuple(indices), layer))
+        concatenated = [i for _, indices, _ in self.groups for i in indices]
+        self.order = None if concatenated == list(range(len(self.kinds))) else np.argsort(concatenated)
+        self.gbdt_indices = tuple(positions.get("gbdt", ()))
+
+    @property
+    def has_keras_members(self) -> bool:
+        return any(kind != "gbdt" for kind in self.kinds)
+
+    def call(self, inputs, training=False):
+        import tensorflow as tf
+
+        parts = []
+        for kind, indices, layer in self.groups:
+            if kind == "gbdt" and training:
+                parts.append(tf.zeros([tf.shape(inputs["tree"])[0], len(indices), self.units], tf.float32))
+            elif kind == "gbdt":
+                parts.append(layer(inputs))
+            else:
+                parts.append(layer(inputs, training=training))
+        out = parts[0] if len(parts) == 1 else tf.concat(parts, axis=1)
+        return out if self.order is None else tf.gather(out, self.order, axis=1)
+
+    def fit_gbdt(self, train_ds, eval_ds, task, tree_features, weights_fn=None) -> list[dict]:
+        """Trains the gbdt members (``weights_fn(keys) -> [N, K]`` over ALL members; gbdt ones are picked)."""
+        if self.gbdt is None:
+            return []
+        picked = None
+        if weights_fn is not None:
+            columns = np.asarray(self.gbdt_indices)
+            picked = lambda keys: np.asarray(weights_fn(keys))[:, columns]  # noqa: E731
+        return [self.gbdt.fit(train_ds, eval_ds, task, tree_features, weights_fn=picked)]

@@ -3,9 +3,12 @@
 Folds are deterministic: ``fold_ids(example_key, n_folds, seed)`` (hash of the key). Every base member is a
 :class:`MemberStack` of ``n_folds + 1`` copies trained in ONE pass: copy ``f < n_folds`` sees only examples
 outside fold ``f`` (weight 0 inside it), copy ``n_folds`` sees all training data (the refit used for serving).
-The meta-learner (linear, float32) is then trained on the out-of-fold logits (copy ``fold(x)`` for example
-``x``) with the base members frozen; serving feeds it the full-data copies. ``member_predictions`` are the
-full-data base members' predictions.
+The meta-learner (linear, float32) is then fitted to convergence (L-BFGS, :mod:`tfpipe.ensembles.meta`) on the
+out-of-fold logits (copy ``fold(x)`` for example ``x``) of the whole training split; serving feeds it the
+full-data copies. ``member_predictions`` are the
+full-data base members' predictions. A ``gbdt`` base member is ``n_folds + 1`` XGBoost boosters trained first,
+with the same fold weights (copy ``f`` weights fold ``f``'s examples 0), compiled to TF ops; the trees are skipped
+while the Keras base members train.
 
 Example::
 
@@ -22,26 +25,6 @@ from tfpipe.ensembles.members import MemberStack
 from tfpipe.ensembles.task import Task
 
 
-class _MetaTrainer(keras.Model):
-    """Frozen base members -> out-of-fold logits -> meta-learner logits [B, units]."""
-
-    def __init__(self, ensemble: "StackingEnsemble"):
-        super().__init__(name="meta_trainer")
-        self.ensemble = ensemble
-
-    def build(self, input_shape):  # the ensemble is built before training
-        self.built = True
-
-    def call(self, inputs, training=False):
-        import tensorflow as tf
-
-        ens = self.ensemble
-        logits = tf.stop_gradient(ens.base_logits(inputs))                       # [B, M, F+1, U]
-        folds = fold_ids(inputs["example_key"], ens.n_folds, ens.seed)           # [B]
-        oof = tf.gather(tf.transpose(logits, [0, 2, 1, 3]), folds, axis=1, batch_dims=1)   # [B, M, U]
-        return ens.meta_logits(oof)
-
-
 class StackingEnsemble(EnsembleModel):
     """Base members (one ``MemberStack`` of ``n_folds + 1`` copies per member) + linear meta-learner."""
 
@@ -49,20 +32,76 @@ class StackingEnsemble(EnsembleModel):
 
     def __init__(self, task: Task, member_kinds=("linear", "dnn", "wide_deep"), n_folds: int = 5,
                  hidden=(64, 32), embedding_factory=None, seed: int = 0, embedding_specs: dict | None = None,
-                 **kwargs):
+                 gbdt_config=None, **kwargs):
         super().__init__(**kwargs)
+        if n_folds < 2:
+            raise ValueError("stacking needs n_folds >= 2")
         self.task, self.member_kinds, self.n_folds, self.seed = task, tuple(member_kinds), int(n_folds), int(seed)
-        self.base = [MemberStack(kind, self.n_folds + 1, task.units, hidden=hidden,
-                                 embedding_factory=embedding_factory, seed=seed + 7 * i,
-                                 embedding_specs=embedding_specs, name=f"base_{i}_{kind}")
-                     for i, kind in enumerate(self.member_kinds)]
+        self.base = []
+        for i, kind in enumerate(self.member_kinds):
+            if kind == "gbdt":
+                from tfpipe.ensembles.gbdt import GBDTMembers
+
+                self.base.append(GBDTMembers(self.n_folds + 1, task.units, gbdt_config, seed=seed + 7 * i,
+                                             name=f"base_{i}_gbdt"))
+            else:
+                self.base.append(MemberStack(kind, self.n_folds + 1, task.units, hidden=hidden,
+                                             embedding_factory=embedding_factory, seed=seed + 7 * i,
+                                             embedding_specs=embedding_specs, name=f"base_{i}_{kind}"))
         self.meta = keras.layers.Dense(task.units, dtype="float32", name="meta")
 
     def base_logits(self, inputs, training=False):
         """[B, M, F+1, U]: every base member's fold copies and full-data copy."""
         import tensorflow as tf
 
-        return tf.stack([stack(inputs, training=training) for stack in self.base], axis=1)
+        parts = []
+        for kind, stack in zip(self.member_kinds, self.base):
+            if kind != "gbdt":
+                parts.append(stack(inputs, training=training))
+            elif training:   # the Keras base members are training: trees have nothing to learn there
+                parts.append(tf.zeros([tf.shape(inputs["tree"])[0], self.n_folds + 1, self.task.units]))
+            else:
+                parts.append(stack(inputs))
+        return tf.stack(parts, axis=1)
+
+    def out_of_fold_logits(self, inputs):
+        """[B, M, U]: each example's logits from the copies that never saw its fold."""
+        import tensorflow as tf
+
+        logits = self.base_logits(inputs)                                            # [B, M, F+1, U]
+        folds = fold_ids(inputs["example_key"], self.n_folds, self.seed)             # [B]
+        return tf.gather(tf.transpose(logits, [0, 2, 1, 3]), folds, axis=1, batch_dims=1)
+
+    def _collect(self, dataset, fn):
+        import numpy as np
+        import tensorflow as tf
+
+        step = tf.function(fn, reduce_retracing=True)
+        xs, ys = [], []
+        for x, y in dataset:
+            xs.append(step(x).numpy().reshape(len(y), -1))
+            ys.append(np.asarray(y).reshape(-1))
+        return np.concatenate(xs), np.concatenate(ys)
+
+    def _fit_meta(self, train_ds, eval_ds) -> dict:
+        """Fits the linear meta-learner on all out-of-fold logits of ``train_ds`` (from the plain average)."""
+        import numpy as np
+
+        from tfpipe.ensembles.meta import fit_linear, mean_loss
+
+        m, u = len(self.base), self.task.units
+        x, y = self._collect(train_ds, self.out_of_fold_logits)
+        average = np.concatenate([np.eye(u, dtype="float32") / m] * m), np.zeros(u, "float32")
+        kernel, bias = fit_linear(x, y, self.task, init=average)
+        self.meta.kernel.assign(kernel)
+        self.meta.bias.assign(bias)
+        history = {"phase": "meta_learner", "kernel": kernel.tolist(), "bias": bias.tolist(),
+                   "loss": [mean_loss(x, y, self.task, *average), mean_loss(x, y, self.task, kernel, bias)]}
+        if eval_ds is not None:
+            full = lambda inputs: self.base_logits(inputs)[:, :, self.n_folds, :]  # noqa: E731
+            xe, ye = self._collect(eval_ds, full)
+            history["val_loss"] = [mean_loss(xe, ye, self.task, *average), mean_loss(xe, ye, self.task, kernel, bias)]
+        return history
 
     def meta_logits(self, member_logits):
         """Meta-learner on member logits [B, M, U] -> [B, U]."""
@@ -101,26 +140,23 @@ class StackingEnsemble(EnsembleModel):
         """Phase 1: all base copies in one pass; phase 2: the meta-learner on out-of-fold logits."""
         x0 = next(iter(train_ds))[0]
         self.build_on(x0, options)
-        eval_base = None if eval_ds is None else self._base_dataset(eval_ds, holdout=False)
+        histories = []
+        f, seed = self.n_folds, self.seed
+        for kind, stack in zip(self.member_kinds, self.base):
+            if kind == "gbdt":
+                import numpy as np
+                import tensorflow as tf
+
+                data = options.require_tree_data()
+                out_of_fold = lambda keys: 1.0 - np.eye(f + 1, dtype="float32")[  # noqa: E731
+                    fold_ids(tf.constant(keys), f, seed).numpy()]
+                histories.append(stack.fit(data.train, data.eval, self.task, data.features, weights_fn=out_of_fold))
         self.meta.trainable = False
-        histories = [fit_keras(self, self._base_dataset(train_ds, holdout=True), eval_base,
-                               self.task.pointwise_loss, options, phase="base_members")]
-        for stack in self.base:
-            stack.trainable = False
-        self.meta.trainable = True
-        # Start the meta-learner at the plain average of the members.
-        m, u = len(self.base), self.task.units
-        import numpy as np
-        kernel = np.zeros((m * u, u), "float32")
-        for i in range(m):
-            kernel[i * u:(i + 1) * u] = np.eye(u, dtype="float32") / m
-        self.meta.kernel.assign(kernel)
-        with options.scope():
-            trainer = _MetaTrainer(self)
-        task = self.task
-        histories.append(fit_keras(trainer, train_ds, eval_ds,
-                                   task.example_loss, options,
-                                   phase="meta_learner"))
-        for stack in self.base:
-            stack.trainable = True
+        if any(kind != "gbdt" for kind in self.member_kinds):
+            eval_base = None if eval_ds is None else self._base_dataset(eval_ds, holdout=False)
+            histories.append(fit_keras(self, self._base_dataset(train_ds, holdout=True), eval_base,
+                                       self.task.pointwise_loss, options, phase="base_members"))
+        histories.append(self._fit_meta(train_ds, eval_ds))
+        for kind, stack in zip(self.member_kinds, self.base):
+            stack.trainable = kind != "gbdt"
         return histories

@@ -31,6 +31,9 @@ import os
 import time
 
 ENSEMBLES = ("bagging", "boosting", "stacking")
+# Member kinds when --member-kind is not given. Stacking mixes trees and neural members (see ensembles/README.md
+# for the measurements behind it); bagging and boosting stay neural.
+DEFAULT_KINDS = {"bagging": ("wide_deep",), "boosting": ("dnn",), "stacking": ("gbdt", "wide_deep", "dnn")}
 
 
 @dataclasses.dataclass
@@ -67,35 +70,43 @@ def _load_definitions(data_dir: str, features_config: str | None, label: str):
     return fitted, schema, stats, source
 
 
-def build_ensemble(kind: str, task, members: int, embedding_factory, seed: int = 0, member_kind: str | None = None,
+def build_ensemble(kind: str, task, members: int, embedding_factory, seed: int = 0, member_kind=None,
                    hidden=(64, 32), feature_fraction: float = 1.0, folds: int = 5, boosting: str = "gradient",
-                   shrinkage: float = 0.5, corrective: bool = True, embedding_specs: dict | None = None):
-    """Constructs an (unbuilt) ensemble model. ``members``: bagging K / boosting stages / stacking base members.
+                   shrinkage: float = 0.5, corrective: bool = True, embedding_specs: dict | None = None,
+                   gbdt_config=None):
+    """Constructs an (unbuilt) ensemble model. ``members``: bagging K / boosting stages / stacking base members;
+    ``member_kind``: a kind or comma list of kinds the members cycle through (default :data:`DEFAULT_KINDS`).
 
     Example::
 
         >>> from tfpipe.ensembles.task import Task
-        >>> build_ensemble("bagging", Task("binary"), 4, None).n_members
-        4
+        >>> build_ensemble("stacking", Task("binary"), 3, None).member_names()
+        ['gbdt_0', 'wide_deep_1', 'dnn_2']
     """
     from tfpipe.ensembles.bagging import BaggingEnsemble
     from tfpipe.ensembles.boosting import BoostingEnsemble
+    from tfpipe.ensembles.members import cycle_kinds, parse_member_kinds
     from tfpipe.ensembles.stacking import StackingEnsemble
 
+    if kind not in ENSEMBLES:
+        raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {kind!r}")
+    kinds = parse_member_kinds(member_kind) or DEFAULT_KINDS[kind]
     if kind == "bagging":
-        return BaggingEnsemble(task, members, member_kind or "wide_deep", hidden=hidden,
-                               embedding_factory=embedding_factory, feature_fraction=feature_fraction, seed=seed,
-                               embedding_specs=embedding_specs)
+        return BaggingEnsemble(task, members, kinds, hidden=hidden, embedding_factory=embedding_factory,
+                               feature_fraction=feature_fraction, seed=seed, embedding_specs=embedding_specs,
+                               gbdt_config=gbdt_config)
     if kind == "boosting":
-        return BoostingEnsemble(task, members, member_kind or "dnn", hidden=hidden[-1:] or (32,),
+        return BoostingEnsemble(task, members, kinds, hidden=hidden[-1:] or (32,),
                                 embedding_factory=embedding_factory, shrinkage=shrinkage, algorithm=boosting,
-                                corrective=corrective, seed=seed)
-    if kind == "stacking":
-        kinds = ("linear", "dnn", "wide_deep") if member_kind is None else (member_kind,)
-        base = tuple(kinds[i % len(kinds)] for i in range(max(members, 1)))
-        return StackingEnsemble(task, base, n_folds=folds, hidden=hidden, embedding_factory=embedding_factory,
-                                seed=seed, embedding_specs=embedding_specs)
-    raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {kind!r}")
+                                corrective=corrective, seed=seed, gbdt_config=gbdt_config)
+    return StackingEnsemble(task, cycle_kinds(kinds, max(members, 1)), n_folds=folds, hidden=hidden,
+                            embedding_factory=embedding_factory, seed=seed, embedding_specs=embedding_specs,
+                            gbdt_config=gbdt_config)
+
+
+def has_gbdt(model) -> bool:
+    """True when an ensemble has gbdt members (they need :class:`~tfpipe.ensembles.base.TreeData`)."""
+    return "gbdt" in (getattr(model, "kinds", None) or getattr(model, "member_kinds", ()))
 
 
 def _carve(dataset, mode, carve):
@@ -111,6 +122,32 @@ def _carve(dataset, mode, carve):
     return dataset.map(select, num_parallel_calls=tf.data.AUTOTUNE).filter(lambda x, y: tf.size(y) > 0)
 
 
+def _tree_data(data_dir, compiled, label_spec, carve, config, blocks: str):
+    """Unshuffled train / eval batches for gbdt members (same carve-out as the Keras members)."""
+    from tfpipe import features as tff
+    from tfpipe.ensembles import records
+    from tfpipe.ensembles.base import TreeData
+    from tfpipe.ensembles.gbdt import feed
+    from tfpipe.features import artifacts
+
+    rows = artifacts.load_manifest(data_dir)["rows_written"]
+
+    def split(name, mode):
+        ds = tff.make_dataset(data_dir, name, compiled, config.batch_size, deterministic=True, label=label_spec,
+                              blocks=blocks)
+        return ds if mode is None else _carve(ds, mode, carve)
+
+    if carve:
+        train, evals = split("train", "keep"), split("train", "holdout")
+        eval_rows = int(rows["train"] * carve["fraction"]) + 1
+    else:
+        train, evals = split("train", None), split("eval", None)
+        eval_rows = rows.get("eval", 0)
+    width = compiled.tree_width
+    return TreeData(feed(train, rows["train"], width, config), feed(evals, eval_rows, width, config),
+                    compiled.tree_features)
+
+
 def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ensemble: str = "bagging",
                    members: int = 8, epochs: int = 5, batch_size: int = 256, precision: str = "auto",
                    strategy: str = "auto", seed: int = 0, features_config: str | None = None, *,
@@ -119,11 +156,14 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
                    shrinkage: float = 0.5, corrective: bool = True, learning_rate: float = 1e-3,
                    eval_fraction: float = 0.1, patience: int = 2, verbose="auto", report: bool = True,
                    metric_splits: tuple | None = None, jit_compile: bool | str = False,
-                   strategy_devices: list | None = None) -> TrainResult:
+                   strategy_devices: list | None = None, gbdt_params=(), gbdt_rounds: int = 2000,
+                   gbdt_early_stopping: int = 50, gbdt_device: str = "auto") -> TrainResult:
     """Trains an ensemble on a preprocessed DIR and writes ``output_dir/{saved_model,metrics.json,report.html}``.
 
     ``label`` defaults to the manifest label. ``members`` is K for bagging, the number of stages for boosting
-    and the number of base members (cycling linear, dnn, wide_deep) for stacking. Returns a
+    and the number of base members for stacking; ``member_kind`` a kind or comma list the members cycle
+    through (``gbdt`` = XGBoost trees compiled to TF ops; ``gbdt_params`` are ``KEY=VALUE`` XGBoost parameters,
+    ``gbdt_rounds`` / ``gbdt_early_stopping`` its rounds and patience, ``gbdt_device`` auto|cpu|cuda). Returns a
     :class:`TrainResult`; see the module docstring for the steps and ``ensembles/README.md`` for the options.
     """
     import keras
@@ -131,6 +171,7 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     from tfpipe import features as tff
     from tfpipe.ensembles import records
     from tfpipe.ensembles.base import FitOptions
+    from tfpipe.ensembles.gbdt import GBDTConfig, parse_gbdt_params
     from tfpipe.ensembles.distribute import make_strategy
     from tfpipe.ensembles.export import export_saved_model, make_serving_function
     from tfpipe.ensembles.metrics import ensemble_metrics, format_metrics
@@ -141,6 +182,8 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     start = time.time()
     if ensemble not in ENSEMBLES:
         raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
+    gbdt_config = GBDTConfig(num_boost_round=gbdt_rounds, early_stopping_rounds=gbdt_early_stopping,
+                             params=parse_gbdt_params(gbdt_params), device=gbdt_device)
     os.makedirs(output_dir, exist_ok=True)
     label = label or artifacts.load_manifest(data_dir).get("label")
     if not label:
@@ -178,7 +221,10 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
                                    member_kind=member_kind, hidden=tuple(hidden),
                                    feature_fraction=feature_fraction, folds=folds, boosting=boosting,
                                    shrinkage=shrinkage, corrective=corrective,
-                                   embedding_specs=dict(compiled.embedding_specs))
+                                   embedding_specs=dict(compiled.embedding_specs), gbdt_config=gbdt_config)
+        if has_gbdt(model):
+            options.tree_data = _tree_data(data_dir, compiled, label_spec, carve, gbdt_config,
+                                           blocks="all" if ensemble == "boosting" else "tree")
         x0 = next(iter(train_ds))[0]
         model.build_on(x0, options)
         print(f"[tfpipe train] {ensemble} of {members} ({the_task.kind}), precision={policy}, "
@@ -192,6 +238,9 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
         "member_names": model.member_names(), "precision": policy, "strategy": type(dist).__name__,
         "eval_carve": carve, "members": members, "seed": seed, "data_dir": os.path.abspath(data_dir),
         "features_source": source,
+        "member_kinds": list(getattr(model, "kinds", None) or getattr(model, "member_kinds", ())),
+        "gbdt": {"params": dict(gbdt_config.params), "num_boost_round": gbdt_rounds,
+                 "early_stopping_rounds": gbdt_early_stopping} if has_gbdt(model) else None,
         "options": {"epochs": epochs, "batch_size": batch_size, "member_kind": getattr(model, "member_kind", None),
                     "feature_fraction": feature_fraction, "folds": folds, "boosting": boosting,
                     "learning_rate": learning_rate},

@@ -1,8 +1,13 @@
 """Compiles fitted definitions to a ``tf.io.parse_example`` spec and a Keras 3 preprocessing model.
 
 The preprocessor maps the parsed dict to ``{"dense": f32[B, Dd], "wide": f32[B, Dw] multi-hot,
-"embedding_ids": {name: int64[B, L]}}``; :meth:`CompiledFeatures.new_embedding_block` gives fresh trainable
-embedding layers for ``embedding_ids``. All preprocessing computes in float32, whatever the global policy.
+"embedding_ids": {name: int64[B, L]}, "tree": f32[B, Dt]}``; :meth:`CompiledFeatures.new_embedding_block` gives
+fresh trainable embedding layers for ``embedding_ids``. ``tree`` is what decision trees read
+(:attr:`CompiledFeatures.tree_features` names its columns): every number as its raw value (no normalization, NaN
+when missing) and every single-valued categorical as its integer id from the fitted vocabulary / identity / hash
+(NaN when missing), so a GBDT library can use native categorical splits. All preprocessing computes in float32,
+whatever the global policy; the ids of a categorical column are computed once per batch however many blocks use
+them.
 
 Example::
 
@@ -25,10 +30,23 @@ from tfpipe.features.definitions import (
     BucketizedColumn, CrossedColumn, Definition, EmbeddingColumn, HashBucketColumn, IdentityColumn,
     IndicatorColumn, NumericColumn, VocabularyFileColumn, VocabularyListColumn, validate_definitions)
 from tfpipe.features.layers import (
-    BucketIds, CrossIds, EmbeddingBlock, HashIds, IdentityIds, NumericInput, VocabularyIds, WideEncoding)
+    BucketIds, CrossIds, EmbeddingBlock, HashIds, IdentityIds, NumericInput, VocabularyIds, WideEncoding, is_missing)
 from tfpipe.features.missing import MISSING_BY_DTYPE
 
 _TF_DTYPES = {"string": tf.string, "int64": tf.int64, "float32": tf.float32}
+
+
+@dataclasses.dataclass(frozen=True)
+class TreeFeature:
+    """One column of the ``tree`` block: a raw number (``num_categories`` 0) or a categorical id in
+    ``[0, num_categories)``; missing values are NaN in both."""
+
+    name: str
+    num_categories: int = 0
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.num_categories > 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,8 +148,9 @@ class FeaturePreprocessor(keras.Model):
         self.id_layers = []          # tracked by Keras
         self.numeric_layers = []
         self._numeric_plan = []      # (definition, NumericInput)
-        self._wide_plan = []         # (name, ids fn, num_ids)
-        self._embedding_plan = []    # (name, ids fn)
+        self._ids_fns = {}           # categorical column -> ids fn (each computed once per batch)
+        self._wide_plan = []         # (name, categorical column, num_ids)
+        self._embedding_plan = []    # (name, categorical column)
         self.embedding_specs: dict[str, EmbeddingSpec] = {}
         means, variances = [], []
         for d in self.definitions:
@@ -143,11 +162,14 @@ class FeaturePreprocessor(keras.Model):
                 means.append(mean)
                 variances.append(variance)
             elif isinstance(d, EmbeddingColumn):
-                self._embedding_plan.append((d.name, self._ids_fn(d.categorical, names)))
+                self._register_ids(d.categorical, names)
+                self._embedding_plan.append((d.name, d.categorical))
                 self.embedding_specs[d.name] = EmbeddingSpec(d.categorical.num_ids, d.dimension, d.combiner)
             else:
                 categorical = d.categorical if isinstance(d, IndicatorColumn) else d
-                self._wide_plan.append((d.name, self._ids_fn(categorical, names), categorical.num_ids))
+                self._register_ids(categorical, names)
+                self._wide_plan.append((d.name, categorical, categorical.num_ids))
+        self.tree_features, self._tree_plan = _tree_plan(self.definitions)
         self.wide_encoding = None
         if self._wide_plan:
             self.wide_encoding = WideEncoding([n for *_, n in self._wide_plan], name="wide_encoding")
@@ -162,6 +184,10 @@ class FeaturePreprocessor(keras.Model):
 
     def build(self, input_shape=None):
         self.built = True
+
+    def _register_ids(self, column, names: _Names) -> None:
+        if column not in self._ids_fns:
+            self._ids_fns[column] = self._ids_fn(column, names)
 
     def _ids_fn(self, column, names: _Names):
         """A function features → int64 ids [B, L] (-1 = none) for a categorical column; registers its layers."""
@@ -200,6 +226,10 @@ class FeaturePreprocessor(keras.Model):
     def wide_width(self) -> int:
         return sum(num_ids for *_, num_ids in self._wide_plan)
 
+    @property
+    def tree_width(self) -> int:
+        return len(self.tree_features)
+
     def call(self, features):
         batch = tf.shape(next(iter(features.values())))[0]
         values, missing = [], []
@@ -210,12 +240,60 @@ class FeaturePreprocessor(keras.Model):
                 missing.append(was_missing)
         dense_parts = ([self.normalization(tf.concat(values, axis=1))] if values else []) + missing
         dense = tf.concat(dense_parts, axis=1) if dense_parts else tf.zeros([batch, 0], tf.float32)
+        ids = {column: ids_fn(features) for column, ids_fn in self._ids_fns.items()}
         if self._wide_plan:
-            wide = self.wide_encoding([ids_fn(features) for _, ids_fn, _ in self._wide_plan])
+            wide = self.wide_encoding([ids[column] for _, column, _ in self._wide_plan])
         else:
             wide = tf.zeros([batch, 0], tf.float32)
-        embedding_ids = {name: ids_fn(features) for name, ids_fn in self._embedding_plan}
-        return {"dense": dense, "wide": wide, "embedding_ids": embedding_ids}
+        embedding_ids = {name: ids[column] for name, column in self._embedding_plan}
+        return {"dense": dense, "wide": wide, "embedding_ids": embedding_ids,
+                "tree": self._tree_block(features, ids, batch)}
+
+    def tree_block(self, features):
+        """Only the ``tree`` block of :meth:`call` (what a GBDT reads), without computing the other blocks."""
+        batch = tf.shape(next(iter(features.values())))[0]
+        ids = {column: self._ids_fns[column](features) for _, column in self._tree_plan if column is not None}
+        return self._tree_block(features, ids, batch)
+
+    def _tree_block(self, features, ids, batch):
+        """float32 [B, tree_width]: raw numbers and categorical ids, NaN where missing."""
+        nan = tf.constant(float("nan"), tf.float32)
+        columns = []
+        for key, column in self._tree_plan:
+            if column is None:
+                raw = _raw(features, key)
+                columns.append(tf.where(is_missing(raw), nan, tf.cast(raw, tf.float32)))
+            else:
+                columns.append(tf.where(ids[column] < 0, nan, tf.cast(ids[column], tf.float32)))
+        return tf.concat(columns, axis=1) if columns else tf.zeros([batch, 0], tf.float32)
+
+
+def _tree_plan(definitions) -> tuple[tuple, list]:
+    """Columns of the ``tree`` block: (TreeFeature, ...) and [(raw key, None) | (key, categorical column)].
+
+    Numbers (numeric and bucketized sources) once per raw key; single-valued categoricals (bare, or under an
+    indicator / embedding) once per column; crossed columns and multi-valued inputs are left out (trees find
+    interactions themselves; a list has no single code).
+    """
+    features, plan, seen = [], [], set()
+    for d in definitions:
+        if isinstance(d, (NumericColumn, BucketizedColumn)):
+            key = d.key
+            if ("numeric", key) not in seen:
+                seen.add(("numeric", key))
+                features.append(TreeFeature(key))
+                plan.append((key, None))
+            continue
+        if isinstance(d, CrossedColumn):
+            continue
+        column = d.categorical if isinstance(d, (IndicatorColumn, EmbeddingColumn)) else d
+        if isinstance(column, CrossedColumn) or column.multivalent or column in seen:
+            continue
+        seen.add(column)
+        features.append(TreeFeature(column.name, int(column.num_ids)))
+        plan.append((column.key, column))
+    names = _Names()   # a key read both as a number and as a category gets two distinct column names
+    return tuple(dataclasses.replace(f, name=names(f.name) if f.is_categorical else f.name) for f in features), plan
 
 
 def _normalization_moments(d: NumericColumn) -> tuple[float, float]:
@@ -250,6 +328,11 @@ class CompiledFeatures:
     wide_slices: dict
     embedding_slices: dict
     label_spec: object = None
+    tree_features: tuple = ()
+
+    @property
+    def tree_width(self) -> int:
+        return len(self.tree_features)
 
     @property
     def dense_width(self) -> int:
@@ -306,4 +389,4 @@ def compile_features(definitions: Sequence[Definition], label_spec=None) -> Comp
     wide_slices = _slices([(n, num_ids) for n, _, num_ids in preprocessor._wide_plan])
     embedding_slices = _slices([(n, s.dimension) for n, s in preprocessor.embedding_specs.items()])
     return CompiledFeatures(definitions, spec, preprocessor, dict(preprocessor.embedding_specs), dense_slices,
-                            wide_slices, embedding_slices, label_spec)
+                            wide_slices, embedding_slices, label_spec, tuple(preprocessor.tree_features))

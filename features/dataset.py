@@ -60,7 +60,7 @@ def _compiled(data_dir: str, features, label_spec) -> CompiledFeatures:
 def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequence, batch_size: int,
                  shuffle: bool = False, repeat: bool = False, seed: int | None = None,
                  cache: bool | str = False, deterministic: bool = False, label="auto",
-                 shuffle_buffer: int = 10_000, drop_remainder: bool = False) -> tf.data.Dataset:
+                 shuffle_buffer: int = 10_000, drop_remainder: bool = False, blocks: str = "all") -> tf.data.Dataset:
     """Batches ``(inputs, label)`` of a split (``inputs`` only when ``label=None``).
 
     ``inputs`` = the preprocessor output (``dense``, ``wide``, ``embedding_ids``) + ``example_key`` int64 [B].
@@ -69,7 +69,8 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
     :class:`CompiledFeatures` or definitions (fitted from ``data_dir`` if needed). ``cache``: True (memory)
     or a file prefix; caches the serialized records. ``deterministic`` (implied by ``seed``) fixes the order.
     Without ``shuffle`` each shard is batched on its own, so the last batch of every shard may be smaller
-    (``drop_remainder=True`` rebatches to exactly ``batch_size``).
+    (``drop_remainder=True`` rebatches to exactly ``batch_size``). ``blocks="tree"`` computes only the ``tree``
+    block (raw numbers and category ids for gradient-boosted trees) and the example key: a cheaper feed.
 
     Example::
 
@@ -77,6 +78,8 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
+    if blocks not in ("all", "tree"):
+        raise ValueError(f"blocks must be 'all' or 'tree', got {blocks!r}")
     label_spec = resolve_label(data_dir, split, label)
     compiled = _compiled(data_dir, features, label_spec)
     deterministic = bool(deterministic or seed is not None)
@@ -113,11 +116,16 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
         spec.update(label_spec.parse_spec())
     preprocessor = compiled.preprocessor
 
+    def preprocess(parsed):
+        if blocks == "tree":
+            return {"tree": preprocessor.tree_block(parsed)}
+        return dict(preprocessor(parsed, training=False))
+
     def transform(serialized):
         parsed = tf.io.parse_example(serialized, spec)
         keys = example_key(serialized)
         if label_spec is None:
-            inputs = dict(preprocessor(parsed, training=False))
+            inputs = preprocess(parsed)
             inputs["example_key"] = keys
             return inputs
         encoded = label_spec.encode(parsed.pop(label_spec.name))
@@ -125,7 +133,7 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
         parsed, keys, encoded = tf.cond(
             tf.reduce_all(valid), lambda: (parsed, keys, encoded),
             lambda: tf.nest.map_structure(lambda t: tf.boolean_mask(t, valid), (parsed, keys, encoded)))
-        inputs = dict(preprocessor(parsed, training=False))
+        inputs = preprocess(parsed)
         inputs["example_key"] = keys
         return inputs, encoded
 

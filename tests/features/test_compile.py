@@ -40,7 +40,7 @@ def test_parse_spec_and_block_layout(tiny_dir):
     assert compiled.wide_slices["color_X_age_bucketized"] == (10, 26)
     assert tff.parse_spec(compiled.definitions) == spec
     out = compiled.preprocessor(_parsed(compiled, tiny_rows(6, 2)))
-    assert set(out) == {"dense", "wide", "embedding_ids"}
+    assert set(out) == {"dense", "wide", "embedding_ids", "tree"}
     assert out["dense"].shape == (6, 4) and out["dense"].dtype == tf.float32
     assert out["wide"].shape == (6, compiled.wide_width)
     assert out["embedding_ids"]["tags_embedding"].dtype == tf.int64
@@ -51,6 +51,22 @@ def test_parse_spec_and_block_layout(tiny_dir):
     assert not compiled.preprocessor.trainable and not compiled.preprocessor.trainable_weights
     names = [layer.name for layer in compiled.preprocessor.id_layers + compiled.preprocessor.numeric_layers]
     assert all(n.replace("_", "").isalnum() for n in names) and "hours_per_week_input" in names
+
+
+def test_tree_block_holds_raw_numbers_and_category_ids(tiny_dir):
+    compiled = tff.compile_features(_defs(tiny_dir))
+    # one column per raw number, one per single-valued categorical; the list column and the cross are left out
+    assert [(f.name, f.num_categories) for f in compiled.tree_features] == [
+        ("age", 0), ("hours-per-week", 0), ("color", 6), ("code", 10)]
+    rows = tiny_rows(6, 2) + [{"age": None, "hours-per-week": None, "color": None, "tags": None, "code": None}]
+    out = compiled.preprocessor(_parsed(compiled, rows))
+    tree = out["tree"].numpy()
+    assert tree.shape == (7, 4) and tree.dtype == np.float32
+    np.testing.assert_array_equal(tree[:6, 0], [r["age"] for r in rows[:6]])             # not normalized
+    np.testing.assert_array_equal(tree[:6, 3], [r["code"] for r in rows[:6]])
+    color = out["wide"].numpy()[:6, slice(*compiled.wide_slices["color_indicator"])]
+    np.testing.assert_array_equal(tree[:6, 2], color.argmax(axis=1))                  # same ids as the one-hot
+    assert np.isnan(tree[6]).all()                                                    # missing -> NaN
 
 
 def test_missing_values_are_explicit(tiny_dir):

@@ -6,18 +6,22 @@ import sys
 
 import numpy as np
 import tensorflow as tf
+import xgboost as xgb
 
+from tfpipe import features as tff
 from tfpipe.ensembles.records import serialized_dataset
 from tfpipe.serving.export import load_saved_model, predict_examples, read_metadata
 
 FRESH = r"""
 import sys
-sys.modules["tfpipe"] = None          # tfpipe must not be needed (nor importable) to serve
-try:
-    import tfpipe  # noqa: F401
-    raise SystemExit("tfpipe was importable")
-except ImportError:
-    pass
+sys.modules["tfpipe"] = None          # tfpipe must not be needed (nor importable) to serve,
+sys.modules["xgboost"] = None         # nor the GBDT library that trained the gbdt member
+for name in ("tfpipe", "xgboost"):
+    try:
+        __import__(name)
+        raise SystemExit(name + " was importable")
+    except ImportError:
+        pass
 import numpy as np
 import tensorflow as tf
 model_dir, examples_path, out_path = sys.argv[1:4]
@@ -36,7 +40,7 @@ def _examples(data_dir, n=300):
     return [bytes(x) for x in batch.numpy()]
 
 
-def test_saved_model_reproduced_in_fresh_process_without_tfpipe(trained, adult_small_dir, tmp_path):
+def test_saved_model_reproduced_in_fresh_process_without_tfpipe_or_xgboost(trained, adult_small_dir, tmp_path):
     examples = _examples(adult_small_dir)
     expected = trained.serve_fn(examples=tf.constant(examples))
     path = str(tmp_path / "examples.tfrecord")
@@ -56,6 +60,15 @@ def test_saved_model_reproduced_in_fresh_process_without_tfpipe(trained, adult_s
     for key in ("predictions", "member_predictions"):
         np.testing.assert_allclose(got[key], expected[key].numpy(), rtol=0, atol=1e-6)
     assert got["predictions"].shape == (len(examples),) and got["member_predictions"].shape == (len(examples), 3)
+    # the gbdt member, served by the fresh process, is XGBoost's own prediction on the same rows
+    assert trained.metadata["member_names"] == ["gbdt_0", "wide_deep_1", "dnn_2"]
+    compiled = tff.compile_features(tff.load_config(os.path.join(trained.output_dir, "features.pbtxt")))
+    tree = compiled.preprocessor.tree_block(tf.io.parse_example(tf.constant(examples), compiled.parse_spec))
+    kinds = ["c" if f.is_categorical else "q" for f in compiled.tree_features]
+    booster = trained.ensemble.members.gbdt.boosters[0]
+    margin = booster.predict(xgb.DMatrix(tree.numpy(), feature_types=kinds, enable_categorical=True),
+                             output_margin=True)
+    np.testing.assert_allclose(got["member_predictions"][:, 0], 1 / (1 + np.exp(-margin)), rtol=0, atol=1e-6)
 
 
 def test_signature_outputs_and_metadata(trained, adult_small_dir):
