@@ -32,6 +32,8 @@ def register(subparsers) -> None:
     p.add_argument("--hidden", default="64,32", help="hidden layer widths of dnn members")
     p.add_argument("--feature-fraction", type=float, default=1.0, help="bagging: random input-column subset per member")
     p.add_argument("--folds", type=int, default=5, help="stacking: K-fold by key hash")
+    p.add_argument("--no-bootstrap", action="store_true",
+                   help="bagging: every member sees every example once (members differ by seed only)")
     p.add_argument("--boosting", choices=("gradient", "adaboost"), default="gradient")
     p.add_argument("--shrinkage", type=float, default=0.5, help="gradient boosting learning rate per stage")
     p.add_argument("--no-corrective", action="store_true", help="gradient boosting: skip the joint re-fit")
@@ -62,6 +64,6 @@ def run_train(args) -> int:
         folds=args.folds, boosting=args.boosting, shrinkage=args.shrinkage, corrective=not args.no_corrective,
         learning_rate=args.learning_rate, eval_fraction=args.eval_fraction, patience=args.patience,
         report=not args.no_report, jit_compile=args.jit_compile, gbdt_params=args.gbdt_param,
-        gbdt_rounds=args.gbdt_rounds, gbdt_early_stopping=args.gbdt_early_stopping, gbdt_device=args.gbdt_device)
+        bootstrap=not args.no_bootstrap, gbdt_rounds=args.gbdt_rounds, gbdt_early_stopping=args.gbdt_early_stopping, gbdt_device=args.gbdt_device)
     print(f"saved model: {result.saved_model_dir}\nmetrics: {result.metrics_path}\nreport: {result.report_path}")
     return 0

@@ -218,7 +218,7 @@ def train_boosters(train_ds, eval_ds, task: Task, tree_features, n_models: int, 
         if best is not None and best + 1 < booster.num_boosted_rounds():
             booster = booster[: best + 1]
         info = {"rounds": int(booster.num_boosted_rounds()), "seconds": time.time() - start,
-                "device": params["device"]}
+                "feed_seconds": feed_seconds, "rows": batches.rows, "device": params["device"]}
         if evals:
             info["eval_" + params["eval_metric"]] = float(
                 booster.eval(evals[0][0]).split(":")[-1])
@@ -275,3 +275,18 @@ class GBDTMembers(keras.layers.Layer):
         if self.trees is None:
             return tf.zeros([tf.shape(tree)[0], self.n_models, self.units], tf.float32)
         return tree_margins(self.trees, tree)
+
+
+def save_boosters(model, directory: str) -> list[str]:
+    """Writes every gbdt member's XGBoost model of ``model`` to ``directory/{layer}_{i}.json`` (for inspection or
+    native use; serving does not need them). Returns the paths."""
+    import os
+
+    paths = []
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, GBDTMembers) and layer.fitted:
+            os.makedirs(directory, exist_ok=True)
+            for i, booster in enumerate(layer.boosters):
+                paths.append(os.path.join(directory, f"{layer.name}_{i}.json"))
+                booster.save_model(paths[-1])
+    return paths

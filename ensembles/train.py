@@ -73,7 +73,7 @@ def _load_definitions(data_dir: str, features_config: str | None, label: str):
 def build_ensemble(kind: str, task, members: int, embedding_factory, seed: int = 0, member_kind=None,
                    hidden=(64, 32), feature_fraction: float = 1.0, folds: int = 5, boosting: str = "gradient",
                    shrinkage: float = 0.5, corrective: bool = True, embedding_specs: dict | None = None,
-                   gbdt_config=None):
+                   gbdt_config=None, bootstrap: bool = True):
     """Constructs an (unbuilt) ensemble model. ``members``: bagging K / boosting stages / stacking base members;
     ``member_kind``: a kind or comma list of kinds the members cycle through (default :data:`DEFAULT_KINDS`).
 
@@ -94,7 +94,7 @@ def build_ensemble(kind: str, task, members: int, embedding_factory, seed: int =
     if kind == "bagging":
         return BaggingEnsemble(task, members, kinds, hidden=hidden, embedding_factory=embedding_factory,
                                feature_fraction=feature_fraction, seed=seed, embedding_specs=embedding_specs,
-                               gbdt_config=gbdt_config)
+                               gbdt_config=gbdt_config, bootstrap=bootstrap)
     if kind == "boosting":
         return BoostingEnsemble(task, members, kinds, hidden=hidden[-1:] or (32,),
                                 embedding_factory=embedding_factory, shrinkage=shrinkage, algorithm=boosting,
@@ -157,7 +157,7 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
                    eval_fraction: float = 0.1, patience: int = 2, verbose="auto", report: bool = True,
                    metric_splits: tuple | None = None, jit_compile: bool | str = False,
                    strategy_devices: list | None = None, gbdt_params=(), gbdt_rounds: int = 2000,
-                   gbdt_early_stopping: int = 50, gbdt_device: str = "auto") -> TrainResult:
+                   gbdt_early_stopping: int = 50, gbdt_device: str = "auto", bootstrap: bool = True) -> TrainResult:
     """Trains an ensemble on a preprocessed DIR and writes ``output_dir/{saved_model,metrics.json,report.html}``.
 
     ``label`` defaults to the manifest label. ``members`` is K for bagging, the number of stages for boosting
@@ -221,7 +221,8 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
                                    member_kind=member_kind, hidden=tuple(hidden),
                                    feature_fraction=feature_fraction, folds=folds, boosting=boosting,
                                    shrinkage=shrinkage, corrective=corrective,
-                                   embedding_specs=dict(compiled.embedding_specs), gbdt_config=gbdt_config)
+                                   embedding_specs=dict(compiled.embedding_specs), gbdt_config=gbdt_config,
+                                   bootstrap=bootstrap)
         if has_gbdt(model):
             options.tree_data = _tree_data(data_dir, compiled, label_spec, carve, gbdt_config,
                                            blocks="all" if ensemble == "boosting" else "tree")
@@ -242,9 +243,12 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
         "gbdt": {"params": dict(gbdt_config.params), "num_boost_round": gbdt_rounds,
                  "early_stopping_rounds": gbdt_early_stopping} if has_gbdt(model) else None,
         "options": {"epochs": epochs, "batch_size": batch_size, "member_kind": getattr(model, "member_kind", None),
-                    "feature_fraction": feature_fraction, "folds": folds, "boosting": boosting,
+                    "feature_fraction": feature_fraction, "folds": folds, "boosting": boosting, "bootstrap": bootstrap,
                     "learning_rate": learning_rate},
     }
+    from tfpipe.ensembles.gbdt import save_boosters
+
+    save_boosters(model, os.path.join(output_dir, "gbdt"))
     serve_fn = make_serving_function(model, compiled.parse_spec, compiled.preprocessor)
     saved_model_dir = export_saved_model(model, compiled.parse_spec, compiled.preprocessor,
                                          os.path.join(output_dir, "saved_model"), metadata, serve_fn=serve_fn)

@@ -37,8 +37,10 @@ def register(subparsers) -> None:
     """Adds the ``demo`` subcommand."""
     parser = subparsers.add_parser("demo", help="run the pipeline end to end on the bundled UCI Adult data")
     parser.add_argument("--workdir", default="tfpipe-demo", help="where the demo writes (default ./tfpipe-demo)")
-    parser.add_argument("--ensemble", default="bagging", choices=["bagging", "boosting", "stacking"])
-    parser.add_argument("--members", type=int, default=4)
+    parser.add_argument("--ensemble", default="stacking", choices=["bagging", "boosting", "stacking"])
+    parser.add_argument("--members", type=int, default=3,
+                        help="stacking: gbdt, wide_deep, dnn base members (the default kinds cycle)")
+    parser.add_argument("--folds", type=int, default=3, help="stacking: K-fold by example key")
     parser.add_argument("--epochs", type=int, default=5)
     parser.set_defaults(handler=run)
 
@@ -67,7 +69,7 @@ def run(args) -> int:
     print(f"== 2/4 train: {args.ensemble} of {args.members} members, {args.epochs} epochs -> {model_dir}",
           flush=True)
     result = train_ensemble(data_dir, model_dir, label=ADULT_LABEL, ensemble=args.ensemble, members=args.members,
-                            epochs=args.epochs, seed=0)
+                            epochs=args.epochs, seed=0, folds=args.folds)
     print(f"exported {result.saved_model_dir}; metrics in {result.metrics_path}; report {result.report_path}",
           flush=True)
 

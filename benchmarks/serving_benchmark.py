@@ -1,0 +1,85 @@
+"""Serving speed of an exported SavedModel on CPU: batch-1 latency (p50/p99) and batch-1024 throughput from
+serialized tf.Examples, beside XGBoost's own ``predict`` on the same rows for the model's gbdt members (what
+the trees alone cost natively; the SavedModel also parses, preprocesses and runs every other member).
+
+    python benchmarks/serving_benchmark.py --model MODEL_DIR --data DIR [--split test] [--calls 500]
+
+Goal (issue 14): batch-1 p50 <= 2 ms for the stacking model that ``tfpipe train --ensemble stacking`` exports.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+import time
+
+from _bootstrap_path import ensure_tfpipe
+
+ensure_tfpipe()
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, help="MODEL_DIR of tfpipe train")
+    p.add_argument("--data", required=True, help="tfpipe preprocess DIR")
+    p.add_argument("--split", default="test")
+    p.add_argument("--calls", type=int, default=500)
+    args = p.parse_args(argv)
+
+    import numpy as np
+    import tensorflow as tf
+    import xgboost as xgb
+
+    from tfpipe import features as tff
+    from tfpipe.ensembles.records import serialized_dataset
+
+    examples = next(iter(serialized_dataset(args.data, args.split, batch_size=1024)))
+    serve = tf.saved_model.load(os.path.join(args.model, "saved_model")).signatures["serving_default"]
+    for _ in range(20):
+        serve(examples=examples[:1])
+    latencies = []
+    for i in range(args.calls):
+        one = examples[i % 1024:i % 1024 + 1]
+        start = time.perf_counter()
+        serve(examples=one)
+        latencies.append(time.perf_counter() - start)
+    serve(examples=examples)
+    start = time.perf_counter()
+    rounds = 20
+    for _ in range(rounds):
+        serve(examples=examples)
+    saved_rate = rounds * 1024 / (time.perf_counter() - start)
+
+    compiled = tff.compile_features(tff.load_config(os.path.join(args.model, "features.pbtxt")))
+    tree = compiled.preprocessor.tree_block(tf.io.parse_example(examples, compiled.parse_spec)).numpy()
+    kinds = ["c" if f.is_categorical else "q" for f in compiled.tree_features]
+    boosters = []
+    for path in sorted(glob.glob(os.path.join(args.model, "gbdt", "*.json"))):
+        booster = xgb.Booster()
+        booster.load_model(path)
+        boosters.append(booster)
+    native_rate = None
+    if boosters:
+        matrix = xgb.DMatrix(tree, feature_types=kinds, enable_categorical=True)
+        start = time.perf_counter()
+        for _ in range(rounds):
+            for booster in boosters:
+                booster.predict(matrix)
+        native_rate = rounds * 1024 / (time.perf_counter() - start)
+    ms = np.asarray(latencies) * 1e3
+    result = {"batch1_p50_ms": float(np.percentile(ms, 50)), "batch1_p99_ms": float(np.percentile(ms, 99)),
+              "batch1024_examples_per_s": saved_rate, "xgboost_predict_examples_per_s": native_rate,
+              "xgboost_boosters": len(boosters)}
+    print(json.dumps(result))
+    print(f"| SavedModel batch-1 p50 / p99 | {result['batch1_p50_ms']:.2f} ms / {result['batch1_p99_ms']:.2f} ms |")
+    print(f"| SavedModel batch 1024 (parse + preprocess + all members) | {saved_rate:,.0f} ex/s |")
+    if native_rate:
+        print(f"| XGBoost predict, its {len(boosters)} boosters only, same 1024 rows (DMatrix prebuilt) | "
+              f"{native_rate:,.0f} ex/s |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
