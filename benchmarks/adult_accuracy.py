@@ -118,7 +118,7 @@ def same_rows_native(data: str, result) -> dict:
     import xgboost as xgb
 
     from tfpipe import features as tff
-    from tfpipe.ensembles.gbdt import GBDTConfig
+    from tfpipe.ensembles.gbdt import GBDTConfig, feature_types
     from tfpipe.ensembles.task import Task
     from tfpipe.ensembles.train import _carve
 
@@ -132,7 +132,7 @@ def same_rows_native(data: str, result) -> dict:
     stack = lambda parts: (np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts]))  # noqa
     (xtr, ytr), (xev, yev), (xte, yte) = stack(rows("train", "keep")), stack(rows("train", "holdout")), stack(
         rows("test", None))
-    kinds = ["c" if f.is_categorical else "q" for f in compiled.tree_features]
+    kinds = feature_types(compiled.tree_features)
     params = GBDTConfig(device="cpu").booster_params(Task("binary"), seed=0)
     start = time.time()
     dtrain = xgb.QuantileDMatrix(xtr, ytr, feature_types=kinds, enable_categorical=True, max_bin=256)

@@ -33,6 +33,7 @@ def main(argv=None) -> int:
     import xgboost as xgb
 
     from tfpipe import features as tff
+    from tfpipe.ensembles.gbdt import feature_types
     from tfpipe.ensembles.records import serialized_dataset
 
     examples = next(iter(serialized_dataset(args.data, args.split, batch_size=1024)))
@@ -54,7 +55,7 @@ def main(argv=None) -> int:
 
     compiled = tff.compile_features(tff.load_config(os.path.join(args.model, "features.pbtxt")))
     tree = compiled.preprocessor.tree_block(tf.io.parse_example(examples, compiled.parse_spec)).numpy()
-    kinds = ["c" if f.is_categorical else "q" for f in compiled.tree_features]
+    kinds = feature_types(compiled.tree_features)
     boosters = []
     for path in sorted(glob.glob(os.path.join(args.model, "gbdt", "*.json"))):
         booster = xgb.Booster()

@@ -139,6 +139,11 @@ def resolve_device(device: str) -> str:
     return "cuda" if tf.config.list_physical_devices("GPU") else "cpu"
 
 
+def feature_types(tree_features) -> list[str]:
+    """XGBoost's ``feature_types`` of the tree block: ``"c"`` for categorical ids, ``"q"`` for numbers."""
+    return ["c" if f.is_categorical else "q" for f in tree_features]
+
+
 def _label_array(y, task: Task) -> np.ndarray:
     y = np.asarray(y).reshape(-1)
     return y.astype("float32") if task.kind == "regression" else y.astype("int32")
@@ -193,14 +198,14 @@ def train_boosters(train_ds, eval_ds, task: Task, tree_features, n_models: int, 
     if not tree_features:
         raise ValueError("gbdt members need at least one number or single-valued categorical in the features")
     params = config.booster_params(task, seed)
-    feature_types = ["c" if f.is_categorical else "q" for f in tree_features]
+    kinds = feature_types(tree_features)
     common = dict(enable_categorical=True, max_bin=int(params["max_bin"]))
     start = time.time()
-    batches = TreeBatches(train_ds, task, feature_types, base_margin_fn)
+    batches = TreeBatches(train_ds, task, kinds, base_margin_fn)
     dtrain = xgb.QuantileDMatrix(batches, **common)
     evals = []
     if eval_ds is not None:
-        deval = xgb.QuantileDMatrix(TreeBatches(eval_ds, task, feature_types, base_margin_fn), ref=dtrain,
+        deval = xgb.QuantileDMatrix(TreeBatches(eval_ds, task, kinds, base_margin_fn), ref=dtrain,
                                     **common)
         evals = [(deval, "eval")]
     feed_seconds = time.time() - start

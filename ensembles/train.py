@@ -125,7 +125,6 @@ def _carve(dataset, mode, carve):
 def _tree_data(data_dir, compiled, label_spec, carve, config, blocks: str):
     """Unshuffled train / eval batches for gbdt members (same carve-out as the Keras members)."""
     from tfpipe import features as tff
-    from tfpipe.ensembles import records
     from tfpipe.ensembles.base import TreeData
     from tfpipe.ensembles.gbdt import feed
     from tfpipe.features import artifacts

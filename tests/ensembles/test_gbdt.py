@@ -9,6 +9,7 @@ import tensorflow as tf
 import xgboost as xgb
 
 from tfpipe import features as tff
+from tfpipe.ensembles.gbdt import feature_types
 from tfpipe.ensembles.bootstrap import fold_ids
 from tfpipe.ensembles.gbdt import GBDTConfig, parse_gbdt_params
 from tfpipe.ensembles.members import parse_member_kinds
@@ -80,7 +81,7 @@ def test_boosting_keras_stages_fit_what_a_gbdt_first_stage_leaves(adult_small_di
     compiled = tff.compile_features(tff.load_config(os.path.join(result.output_dir, "features.pbtxt")))
     examples = _test_examples(adult_small_dir)
     tree = compiled.preprocessor.tree_block(tf.io.parse_example(examples, compiled.parse_spec)).numpy()
-    kinds = ["c" if f.is_categorical else "q" for f in compiled.tree_features]
+    kinds = feature_types(compiled.tree_features)
     prior = float(ens.init_score.numpy()[0])
     margin = booster.predict(xgb.DMatrix(tree, feature_types=kinds, enable_categorical=True,
                                          base_margin=np.full(len(tree), prior, "float32")), output_margin=True)

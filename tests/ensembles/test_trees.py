@@ -7,6 +7,7 @@ import pytest
 import xgboost as xgb
 
 from tfpipe import features as tff
+from tfpipe.ensembles.gbdt import feature_types
 from tfpipe.ensembles.gbdt import GBDTConfig, GBDTMembers
 from tfpipe.ensembles.task import task_from_label_spec
 from tfpipe.ensembles.trees import compile_boosters, tree_margins
@@ -97,7 +98,7 @@ def test_gbdt_member_from_the_adult_shards_equals_xgboost_on_the_whole_test_spli
     schema, stats = artifacts.load_schema(adult_data_dir), artifacts.load_statistics(adult_data_dir)
     label = tff.fit_label(schema, stats, "income")
     compiled = tff.compile_features(tff.fit(tff.default_config(schema, stats, label="income"), stats, schema=schema))
-    kinds = ["c" if f.is_categorical else "q" for f in compiled.tree_features]
+    kinds = feature_types(compiled.tree_features)
     assert kinds.count("c") == 8 and kinds.count("q") == 6
     data = lambda split: tff.make_dataset(adult_data_dir, split, compiled, 4096, label=label,  # noqa: E731
                                           deterministic=True, blocks="tree")

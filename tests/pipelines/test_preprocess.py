@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from tfpipe.demo import ADULT_COLUMNS, adult_preprocess_options
-from tfpipe.pipelines import PreprocessError, PreprocessOptions, TooManyRejectedRows, run_preprocess
+from tfpipe.pipelines import PreprocessOptions, TooManyRejectedRows, run_preprocess
 from tfpipe.pipelines.artifacts import load_manifest, load_schema, shard_paths
 from tfpipe.pipelines.publish import NotATfpipeOutput
 

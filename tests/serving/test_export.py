@@ -9,6 +9,7 @@ import tensorflow as tf
 import xgboost as xgb
 
 from tfpipe import features as tff
+from tfpipe.ensembles.gbdt import feature_types
 from tfpipe.ensembles.records import serialized_dataset
 from tfpipe.serving.export import load_saved_model, predict_examples, read_metadata
 
@@ -64,7 +65,7 @@ def test_saved_model_reproduced_in_fresh_process_without_tfpipe_or_xgboost(train
     assert trained.metadata["member_names"] == ["gbdt_0", "wide_deep_1", "dnn_2"]
     compiled = tff.compile_features(tff.load_config(os.path.join(trained.output_dir, "features.pbtxt")))
     tree = compiled.preprocessor.tree_block(tf.io.parse_example(tf.constant(examples), compiled.parse_spec))
-    kinds = ["c" if f.is_categorical else "q" for f in compiled.tree_features]
+    kinds = feature_types(compiled.tree_features)
     booster = trained.ensemble.members.gbdt.boosters[0]
     margin = booster.predict(xgb.DMatrix(tree.numpy(), feature_types=kinds, enable_categorical=True),
                              output_margin=True)
