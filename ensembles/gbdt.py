@@ -251,6 +251,7 @@ class GBDTMembers(keras.layers.Layer):
         self.boosters: tuple = ()
         self.infos: tuple = ()
         self.trees = None          # CompiledTrees: numpy constants, not Keras state (set after the layer is built)
+        self._subsets = {}         # (model indices) -> CompiledTrees of those boosters only
 
     @property
     def fitted(self) -> bool:
@@ -272,14 +273,24 @@ class GBDTMembers(keras.layers.Layer):
             raise ValueError(f"boosters have {compiled.units} outputs, the task needs {self.units}")
         self.boosters = tuple(boosters)
         self.trees = compiled
+        self._subsets = {}
 
-    def call(self, inputs):
+    def call(self, inputs, models=None):
+        """Margins [B, n_models, units]; ``models`` (a tuple of model indices) evaluates only those boosters →
+        [B, len(models), units] (stacking serves only its full-data copy: the fold copies' trees are not run)."""
         import tensorflow as tf
 
         tree = inputs["tree"]
+        count = self.n_models if models is None else len(models)
         if self.trees is None:
-            return tf.zeros([tf.shape(tree)[0], self.n_models, self.units], tf.float32)
-        return tree_margins(self.trees, tree)
+            return tf.zeros([tf.shape(tree)[0], count, self.units], tf.float32)
+        if models is None:
+            return tree_margins(self.trees, tree)
+        models = tuple(int(m) for m in models)
+        if models not in self._subsets:
+            self._subsets[models] = compile_boosters([self.boosters[m] for m in models],
+                                                     include_base=self.include_base)
+        return tree_margins(self._subsets[models], tree)
 
 
 def save_boosters(model, directory: str) -> list[str]:

@@ -98,8 +98,7 @@ class StackingEnsemble(EnsembleModel):
         history = {"phase": "meta_learner", "kernel": kernel.tolist(), "bias": bias.tolist(),
                    "loss": [mean_loss(x, y, self.task, *average), mean_loss(x, y, self.task, kernel, bias)]}
         if eval_ds is not None:
-            full = lambda inputs: self.base_logits(inputs)[:, :, self.n_folds, :]  # noqa: E731
-            xe, ye = self._collect(eval_ds, full)
+            xe, ye = self._collect(eval_ds, self.full_data_logits)
             history["val_loss"] = [mean_loss(xe, ye, self.task, *average), mean_loss(xe, ye, self.task, kernel, bias)]
         return history
 
@@ -113,8 +112,20 @@ class StackingEnsemble(EnsembleModel):
     def call(self, inputs, training=False):
         return self.base_logits(inputs, training=training)
 
+    def full_data_logits(self, inputs):
+        """[B, M, U]: the full-data copy of every base member (gbdt members run only that copy's trees)."""
+        import tensorflow as tf
+
+        parts = []
+        for kind, stack in zip(self.member_kinds, self.base):
+            if kind == "gbdt":
+                parts.append(stack(inputs, models=(self.n_folds,))[:, 0])
+            else:
+                parts.append(stack(inputs)[:, self.n_folds])
+        return tf.stack(parts, axis=1)
+
     def serve(self, inputs) -> dict:
-        full = self.base_logits(inputs)[:, :, self.n_folds, :]                    # [B, M, U]
+        full = self.full_data_logits(inputs)                                          # [B, M, U]
         return {"predictions": self.task.link(self.meta_logits(full)), "member_predictions": self.task.link(full)}
 
     def member_names(self) -> list[str]:

@@ -10,6 +10,7 @@ from tfpipe import features as tff
 from tfpipe.ensembles.gbdt import feature_types
 from tfpipe.ensembles.gbdt import GBDTConfig, GBDTMembers
 from tfpipe.ensembles.task import task_from_label_spec
+from tfpipe.ensembles.tree_masks import build_leaf_masks
 from tfpipe.ensembles.trees import compile_boosters, tree_margins
 from tfpipe.features import artifacts
 
@@ -17,8 +18,8 @@ TOLERANCE = 1e-5
 KINDS = ["q", "c", "q", "c"]
 
 
-def _margins(booster, x, **compile_args):
-    return tree_margins(compile_boosters([booster], **compile_args), x).numpy()[:, 0, :]
+def _margins(booster, x, method="auto", **compile_args):
+    return tree_margins(compile_boosters([booster], **compile_args), x, method).numpy()[:, 0, :]
 
 
 def _native(booster, x, kinds=KINDS):
@@ -51,9 +52,10 @@ def _hard_rows(x, compiled):
     return x
 
 
+@pytest.mark.parametrize("method", ["masks", "walk"])
 @pytest.mark.parametrize("objective,extra", [("multi:softprob", {"num_class": 3}), ("reg:squarederror", {}),
                                              ("binary:logistic", {})])
-def test_compiled_margins_equal_xgboost(objective, extra):
+def test_compiled_margins_equal_xgboost(objective, extra, method):
     x = _synthetic(6000, 0)
     if objective == "multi:softprob":
         y = np.where(np.isnan(x[:, 1]), 0, x[:, 1] % 3).astype(int)
@@ -66,21 +68,40 @@ def test_compiled_margins_equal_xgboost(objective, extra):
     compiled = compile_boosters([booster])
     assert compiled.categorical.any() and compiled.default_left.any()   # the cases under test do occur
     test = _hard_rows(_synthetic(6000, 1), compiled)
-    np.testing.assert_allclose(_margins(booster, test), _native(booster, test), rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(_margins(booster, test, method), _native(booster, test), rtol=0, atol=TOLERANCE)
 
 
-def test_several_boosters_of_different_lengths_in_one_layer_and_without_base():
+@pytest.mark.parametrize("method", ["masks", "walk"])
+def test_several_boosters_of_different_lengths_in_one_layer_and_without_base(method):
     x = _synthetic(3000, 2)
-    y = (np.nan_to_num(x[:, 0]) + (x[:, 3] == 1) > 0.5).astype(int)
+    noise = np.random.default_rng(2).normal(size=len(x))
+    y = (np.nan_to_num(x[:, 0]) + (x[:, 3] == 1) + noise > 0.5).astype(int)
     data = xgb.QuantileDMatrix(x, y, feature_types=KINDS, enable_categorical=True)
     short = xgb.train({"objective": "binary:logistic", "max_depth": 2}, data, 3)
-    long = xgb.train({"objective": "binary:logistic", "max_depth": 7, "seed": 1}, data, 30)
-    both = tree_margins(compile_boosters([short, long]), x).numpy()
+    long = xgb.train({"objective": "binary:logistic", "max_depth": 9, "min_child_weight": 0, "seed": 1}, data, 30)
+    compiled = compile_boosters([short, long])
+    if method == "masks":
+        assert compiled.leaf_masks.words > 1          # trees of more than 64 leaves: several mask words
+    both = tree_margins(compiled, x, method).numpy()
     assert both.shape == (3000, 2, 1)
     np.testing.assert_allclose(both[:, 0], _native(short, x), atol=TOLERANCE)
     np.testing.assert_allclose(both[:, 1], _native(long, x), atol=TOLERANCE)
     base = compile_boosters([long]).base_margin[0, 0]
-    np.testing.assert_allclose(_margins(long, x, include_base=False), _native(long, x) - base, atol=TOLERANCE)
+    np.testing.assert_allclose(_margins(long, x, method, include_base=False), _native(long, x) - base,
+                               atol=TOLERANCE)
+
+
+def test_mask_tables_too_large_fall_back_to_the_walk():
+    x = _synthetic(2000, 4)
+    y = (np.nan_to_num(x[:, 0]) > 0).astype(int)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 4}, xgb.DMatrix(x, y), 5)
+    compiled = compile_boosters([booster])
+    assert build_leaf_masks(compiled, max_bytes=64) is None
+    assert build_leaf_masks(compiled).nbytes > 64
+    stumps = compile_boosters([xgb.train({"objective": "binary:logistic", "max_depth": 4, "min_split_loss": 1e9},
+                                         xgb.DMatrix(x, y), 3)])
+    assert len(stumps.leaf_masks.features) == 0       # no splits at all: every tree is one leaf
+    np.testing.assert_allclose(tree_margins(stumps, x, "masks").numpy()[:, 0], tree_margins(stumps, x, "walk")[:, 0])
 
 
 def test_what_cannot_be_compiled_is_refused():
