@@ -88,7 +88,8 @@ class BoostingEnsemble(EnsembleModel):
 
     def __init__(self, task: Task, n_stages: int = 8, member_kind: str = "dnn", hidden=(32,),
                  embedding_factory=None, shrinkage: float = 0.5, algorithm: str = "gradient",
-                 corrective: bool = True, seed: int = 0, step: str = "newton", gbdt_config=None, **kwargs):
+                 corrective: bool = True, seed: int = 0, step: str = "newton", gbdt_config=None,
+                 embedding_specs: dict | None = None, **kwargs):
         super().__init__(**kwargs)
         if algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {ALGORITHMS}")
@@ -112,7 +113,7 @@ class BoostingEnsemble(EnsembleModel):
             else:
                 self.stages.append(MemberStack(kind, 1, task.units, hidden=hidden,
                                                embedding_factory=embedding_factory, seed=seed + 101 * m,
-                                               name=f"stage_{m}"))
+                                               embedding_specs=embedding_specs, name=f"stage_{m}"))
         # Per-stage factor of h_m in F: the shrinkage for Keras stages, 1 for gbdt stages (already shrunk by eta).
         self.stage_scale = np.asarray([1.0 if kind == "gbdt" else self.shrinkage for kind in self.kinds], "float32")
         self.init_score = self.add_weight(name="init_score", shape=(task.units,), initializer="zeros",

@@ -25,6 +25,7 @@ Example::
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import keras
@@ -167,6 +168,71 @@ class VectorizedEmbedding(keras.layers.Layer):
         return tf.concat(parts, axis=-1)
 
 
+class _ScaledNormal(keras.initializers.Initializer):
+    """N(0, scale²) with one scale per leading index (each periodic column's ``sigma``)."""
+
+    def __init__(self, scales, seed=None):
+        self.scales, self.seed = [float(v) for v in scales], seed
+
+    def __call__(self, shape, dtype=None):
+        scales = ops.reshape(ops.convert_to_tensor(self.scales, dtype or "float32"), (-1,) + (1,) * (len(shape) - 1))
+        return keras.random.normal(shape, seed=self.seed, dtype=dtype) * scales
+
+    def get_config(self):
+        return {"scales": self.scales, "seed": self.seed}
+
+
+class VectorizedPeriodic(keras.layers.Layer):
+    """Periodic embeddings ("PLR", Gorishniy et al. 2022) of the ``periodic`` block for ``n`` members at once:
+    x float32 [B, P] → [B, n, sum of dimensions].
+
+    Per column ``p`` and member ``m``: ``ReLU(W[p, m] [cos 2π c[p, m] x_p, sin 2π c[p, m] x_p] + b[p, m])``,
+    frequencies ``c`` initialized from N(0, sigma²) and learned. ``specs``: ``{name: PeriodicSpec(index,
+    n_frequencies, sigma, dimension)}`` (``compiled.periodic_specs``); columns with the same ``(n_frequencies,
+    dimension)`` share one batched einsum. Computes in float32 under any policy (``cos`` of large arguments).
+    """
+
+    def __init__(self, specs: dict, n_members: int, seed: int = 0, **kwargs):
+        kwargs["dtype"] = "float32"
+        super().__init__(**kwargs)
+        self.n_members, self.seed = int(n_members), int(seed)
+        groups: dict = {}
+        for spec in sorted(specs.values(), key=lambda sp: sp.index):
+            groups.setdefault((int(spec.n_frequencies), int(spec.dimension)), []).append(spec)
+        self.groups = [(k, d, [sp.index for sp in group], [sp.sigma for sp in group])
+                       for (k, d), group in groups.items()]
+        self.weights_by_group = []
+
+    def build(self, input_shape=None):
+        n = self.n_members
+        for g, (k, d, indices, sigmas) in enumerate(self.groups):
+            p, bound = len(indices), 1.0 / math.sqrt(2 * k)
+            self.weights_by_group.append((
+                self.add_weight(name=f"frequencies_{g}", shape=(p, n, k),
+                                initializer=_ScaledNormal(sigmas, seed=self.seed * 7919 + g)),
+                self.add_weight(name=f"kernel_{g}", shape=(p, n, 2 * k, d),
+                                initializer=keras.initializers.RandomUniform(-bound, bound, seed=self.seed + g)),
+                self.add_weight(name=f"bias_{g}", shape=(p, n, d),
+                                initializer=keras.initializers.RandomUniform(-bound, bound, seed=self.seed + g + 1))))
+        self.built = True
+
+    @property
+    def width(self) -> int:
+        return sum(d * len(indices) for _, d, indices, _ in self.groups)
+
+    def call(self, x):
+        x = ops.cast(x, "float32")
+        parts = []
+        for (k, d, indices, _), (frequencies, kernel, bias) in zip(self.groups, self.weights_by_group):
+            values = ops.take(x, indices, axis=1)                                        # [B, P]
+            angle = (2.0 * math.pi) * values[:, :, None, None] * frequencies[None]      # [B, P, n, k]
+            features = ops.concatenate([ops.cos(angle), ops.sin(angle)], axis=-1)      # [B, P, n, 2k]
+            out = ops.relu(ops.einsum("bpni,pnid->bnpd", features, kernel)
+                           + ops.transpose(bias, (1, 0, 2))[None])                      # [B, n, P, d]
+            parts.append(ops.reshape(out, (-1, self.n_members, len(indices) * d)))
+        return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
+
+
 def simple_embedding_factory(vocab_sizes: dict, dim: int = 8) -> Callable[[str], keras.layers.Layer]:
     """Returns ``factory(name) -> EmbeddingBlock``, mirroring ``compiled.new_embedding_block``."""
     return lambda name: EmbeddingBlock(vocab_sizes, dim, name=name)
@@ -197,10 +263,15 @@ class MemberStack(keras.layers.Layer):
         self.hidden = tuple(int(h) for h in hidden)
         self.feature_fraction, self.seed, self.dropout_rate, self.l2 = float(feature_fraction), int(seed), dropout, l2
         self.embedding_blocks = []
-        self.vectorized_embedding = None
-        if kind != "linear" and embedding_specs:
-            self.vectorized_embedding = VectorizedEmbedding(embedding_specs, self.n_members, name="embeddings")
-        elif kind != "linear" and embedding_factory is not None:
+        self.vectorized_embedding = self.periodic = None
+        specs = dict(embedding_specs or {})
+        periodic = {name: spec for name, spec in specs.items() if hasattr(spec, "n_frequencies")}
+        id_specs = {name: spec for name, spec in specs.items() if name not in periodic}
+        if kind != "linear" and periodic:
+            self.periodic = VectorizedPeriodic(periodic, self.n_members, seed=seed, name="periodic")
+        if kind != "linear" and id_specs:
+            self.vectorized_embedding = VectorizedEmbedding(id_specs, self.n_members, name="embeddings")
+        elif kind != "linear" and embedding_factory is not None and not specs:
             self.embedding_blocks = [embedding_factory(f"{self.name}_embedding_{k}") for k in range(self.n_members)]
 
     def build(self, input_shape):
@@ -239,6 +310,8 @@ class MemberStack(keras.layers.Layer):
         elif self.embedding_blocks and has_ids:
             embs = [ops.cast(block(inputs["embedding_ids"]), self.compute_dtype) for block in self.embedding_blocks]
             parts.append(ops.stack(embs, axis=1))
+        if self.periodic is not None and "periodic" in inputs:
+            parts.append(ops.cast(self.periodic(inputs["periodic"]), self.compute_dtype))
         if self._has_wide:  # the one-hot / multi-hot (indicator, bucketized, crossed) columns too
             wide = ops.cast(inputs["wide"], self.compute_dtype)
             parts.append(ops.repeat(wide[:, None, :], self.n_members, axis=1))

@@ -98,7 +98,8 @@ def build_ensemble(kind: str, task, members: int, embedding_factory, seed: int =
     if kind == "boosting":
         return BoostingEnsemble(task, members, kinds, hidden=hidden[-1:] or (32,),
                                 embedding_factory=embedding_factory, shrinkage=shrinkage, algorithm=boosting,
-                                corrective=corrective, seed=seed, gbdt_config=gbdt_config)
+                                corrective=corrective, seed=seed, gbdt_config=gbdt_config,
+                                embedding_specs=embedding_specs)
     return StackingEnsemble(task, cycle_kinds(kinds, max(members, 1)), n_folds=folds, hidden=hidden,
                             embedding_factory=embedding_factory, seed=seed, embedding_specs=embedding_specs,
                             gbdt_config=gbdt_config)
@@ -220,7 +221,8 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
                                    member_kind=member_kind, hidden=tuple(hidden),
                                    feature_fraction=feature_fraction, folds=folds, boosting=boosting,
                                    shrinkage=shrinkage, corrective=corrective,
-                                   embedding_specs=dict(compiled.embedding_specs), gbdt_config=gbdt_config,
+                                   embedding_specs={**compiled.embedding_specs, **compiled.periodic_specs},
+                                   gbdt_config=gbdt_config,
                                    bootstrap=bootstrap)
         if has_gbdt(model):
             options.tree_data = _tree_data(data_dir, compiled, label_spec, carve, gbdt_config,

@@ -15,10 +15,10 @@ import importlib
 
 from tfpipe.features.definitions import (  # noqa: F401  (light: no TensorFlow)
     BucketizedColumn, CrossedColumn, EmbeddingColumn, HashBucketColumn, IdentityColumn, IndicatorColumn,
-    NumericColumn, VocabularyFileColumn, VocabularyListColumn, bucketized_column, categorical_column_with_hash_bucket,
-    categorical_column_with_identity, categorical_column_with_vocabulary_file,
+    NumericColumn, PeriodicColumn, PiecewiseLinearColumn, VocabularyFileColumn, VocabularyListColumn, bucketized_column,
+    categorical_column_with_hash_bucket, categorical_column_with_identity, categorical_column_with_vocabulary_file,
     categorical_column_with_vocabulary_list, crossed_column, embedding_column, indicator_column, is_fitted,
-    numeric_column, validate_definitions)
+    numeric_column, periodic_column, piecewise_linear_column, validate_definitions)
 
 _LAZY = {
     "fit": "tfpipe.features.fitting",
@@ -39,10 +39,11 @@ _LAZY = {
 
 __all__ = sorted(list(_LAZY) + [
     "BucketizedColumn", "CrossedColumn", "EmbeddingColumn", "HashBucketColumn", "IdentityColumn", "IndicatorColumn",
-    "NumericColumn", "VocabularyFileColumn", "VocabularyListColumn", "bucketized_column",
+    "NumericColumn", "PeriodicColumn", "PiecewiseLinearColumn", "VocabularyFileColumn", "VocabularyListColumn", "bucketized_column",
     "categorical_column_with_hash_bucket", "categorical_column_with_identity",
     "categorical_column_with_vocabulary_file", "categorical_column_with_vocabulary_list", "crossed_column",
-    "embedding_column", "indicator_column", "is_fitted", "numeric_column", "validate_definitions"])
+    "embedding_column", "indicator_column", "is_fitted", "numeric_column", "periodic_column", "piecewise_linear_column",
+    "validate_definitions"])
 
 
 def __getattr__(name: str):

@@ -1,8 +1,9 @@
 """Compiles fitted definitions to a ``tf.io.parse_example`` spec and a Keras 3 preprocessing model.
 
 The preprocessor maps the parsed dict to ``{"dense": f32[B, Dd], "wide": f32[B, Dw] multi-hot,
-"embedding_ids": {name: int64[B, L]}, "tree": f32[B, Dt]}``; :meth:`CompiledFeatures.new_embedding_block` gives
-fresh trainable embedding layers for ``embedding_ids``. ``tree`` is what decision trees read
+"embedding_ids": {name: int64[B, L]}, "periodic": f32[B, P], "tree": f32[B, Dt]}``;
+:meth:`CompiledFeatures.new_embedding_block` gives fresh trainable embedding layers for ``embedding_ids``, and
+``periodic`` holds the normalized numbers that the members' periodic embeddings read (``periodic_specs``). ``tree`` is what decision trees read
 (:attr:`CompiledFeatures.tree_features` names its columns): every number as its raw value (no normalization, NaN
 when missing) and every single-valued categorical as its integer id from the fitted vocabulary / identity / hash
 (NaN when missing), so a GBDT library can use native categorical splits. All preprocessing computes in float32,
@@ -28,9 +29,11 @@ import tensorflow as tf
 
 from tfpipe.features.definitions import (
     BucketizedColumn, CrossedColumn, Definition, EmbeddingColumn, HashBucketColumn, IdentityColumn,
-    IndicatorColumn, NumericColumn, VocabularyFileColumn, VocabularyListColumn, validate_definitions)
+    IndicatorColumn, NumericColumn, PeriodicColumn, PiecewiseLinearColumn, VocabularyFileColumn, VocabularyListColumn,
+    validate_definitions)
 from tfpipe.features.layers import (
-    BucketIds, CrossIds, EmbeddingBlock, HashIds, IdentityIds, NumericInput, VocabularyIds, WideEncoding, is_missing)
+    BucketIds, CrossIds, EmbeddingBlock, HashIds, IdentityIds, NumericInput, PiecewiseLinearEncoding, VocabularyIds,
+    WideEncoding, is_missing)
 from tfpipe.features.missing import MISSING_BY_DTYPE
 
 _TF_DTYPES = {"string": tf.string, "int64": tf.int64, "float32": tf.float32}
@@ -47,6 +50,16 @@ class TreeFeature:
     @property
     def is_categorical(self) -> bool:
         return self.num_categories > 0
+
+
+@dataclasses.dataclass(frozen=True)
+class PeriodicSpec:
+    """What a periodic embedding of column ``index`` of the ``periodic`` block needs (see ``periodic_column``)."""
+
+    index: int
+    n_frequencies: int
+    sigma: float
+    dimension: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +84,7 @@ def _raw_needs(definition) -> list[tuple[str, str, bool]]:
     """(key, dtype, multivalent) of every raw feature a definition reads."""
     if isinstance(definition, NumericColumn):
         return [(definition.key, definition.dtype, False)]
-    if isinstance(definition, BucketizedColumn):
+    if isinstance(definition, (BucketizedColumn, PiecewiseLinearColumn, PeriodicColumn)):
         return _raw_needs(definition.source)
     if isinstance(definition, (EmbeddingColumn, IndicatorColumn)):
         return _raw_needs(definition.categorical)
@@ -148,6 +161,9 @@ class FeaturePreprocessor(keras.Model):
         self.id_layers = []          # tracked by Keras
         self.numeric_layers = []
         self._numeric_plan = []      # (definition, NumericInput)
+        self._piecewise_plan = []    # (definition, PiecewiseLinearEncoding)
+        self._periodic_plan = []     # (definition, NumericInput): normalized values for periodic embeddings
+        self.periodic_specs: dict[str, PeriodicSpec] = {}
         self._ids_fns = {}           # categorical column -> ids fn (each computed once per batch)
         self._wide_plan = []         # (name, categorical column, num_ids)
         self._embedding_plan = []    # (name, categorical column)
@@ -161,6 +177,17 @@ class FeaturePreprocessor(keras.Model):
                 mean, variance = _normalization_moments(d)
                 means.append(mean)
                 variances.append(variance)
+            elif isinstance(d, PeriodicColumn):
+                layer = NumericInput(d.source.default_value, log=d.source.normalizer == "log",
+                                     name=names(f"{d.name}_input"))
+                self.numeric_layers.append(layer)
+                self.periodic_specs[d.name] = PeriodicSpec(len(self._periodic_plan), d.n_frequencies, d.sigma,
+                                                           d.dimension)
+                self._periodic_plan.append((d, layer))
+            elif isinstance(d, PiecewiseLinearColumn):
+                layer = PiecewiseLinearEncoding(d.boundaries, d.source.default_value, name=names(f"{d.name}_encoding"))
+                self.numeric_layers.append(layer)
+                self._piecewise_plan.append((d, layer))
             elif isinstance(d, EmbeddingColumn):
                 self._register_ids(d.categorical, names)
                 self._embedding_plan.append((d.name, d.categorical))
@@ -178,6 +205,13 @@ class FeaturePreprocessor(keras.Model):
             self.normalization = keras.layers.Normalization(axis=-1, mean=means, variance=variances,
                                                             dtype="float32", name="normalization")
             self.normalization.build((None, len(means)))
+        self.periodic_normalization = None
+        if self._periodic_plan:
+            moments = [_normalization_moments(d.source) for d, _ in self._periodic_plan]
+            self.periodic_normalization = keras.layers.Normalization(
+                axis=-1, mean=[m for m, _ in moments], variance=[v for _, v in moments], dtype="float32",
+                name="periodic_normalization")
+            self.periodic_normalization.build((None, len(moments)))
         self.missing_names = [d.name for d, _ in self._numeric_plan if d.missing_indicator]
         self.trainable = False
         self.built = True  # every sublayer is built above or stateless; no symbolic build pass
@@ -220,7 +254,7 @@ class FeaturePreprocessor(keras.Model):
 
     @property
     def dense_width(self) -> int:
-        return len(self._numeric_plan) + len(self.missing_names)
+        return len(self._numeric_plan) + sum(d.width for d, _ in self._piecewise_plan) + len(self.missing_names)
 
     @property
     def wide_width(self) -> int:
@@ -238,7 +272,8 @@ class FeaturePreprocessor(keras.Model):
             values.append(value)
             if d.missing_indicator:
                 missing.append(was_missing)
-        dense_parts = ([self.normalization(tf.concat(values, axis=1))] if values else []) + missing
+        encoded = [layer(_raw(features, d.key)) for d, layer in self._piecewise_plan]
+        dense_parts = ([self.normalization(tf.concat(values, axis=1))] if values else []) + encoded + missing
         dense = tf.concat(dense_parts, axis=1) if dense_parts else tf.zeros([batch, 0], tf.float32)
         ids = {column: ids_fn(features) for column, ids_fn in self._ids_fns.items()}
         if self._wide_plan:
@@ -246,7 +281,12 @@ class FeaturePreprocessor(keras.Model):
         else:
             wide = tf.zeros([batch, 0], tf.float32)
         embedding_ids = {name: ids[column] for name, column in self._embedding_plan}
-        return {"dense": dense, "wide": wide, "embedding_ids": embedding_ids,
+        if self._periodic_plan:
+            raw = tf.concat([layer(_raw(features, d.key))[0] for d, layer in self._periodic_plan], axis=1)
+            periodic = self.periodic_normalization(raw)
+        else:
+            periodic = tf.zeros([batch, 0], tf.float32)
+        return {"dense": dense, "wide": wide, "embedding_ids": embedding_ids, "periodic": periodic,
                 "tree": self._tree_block(features, ids, batch)}
 
     def tree_block(self, features):
@@ -277,7 +317,7 @@ def _tree_plan(definitions) -> tuple[tuple, list]:
     """
     features, plan, seen = [], [], set()
     for d in definitions:
-        if isinstance(d, (NumericColumn, BucketizedColumn)):
+        if isinstance(d, (NumericColumn, BucketizedColumn, PiecewiseLinearColumn, PeriodicColumn)):
             key = d.key
             if ("numeric", key) not in seen:
                 seen.add(("numeric", key))
@@ -329,6 +369,7 @@ class CompiledFeatures:
     embedding_slices: dict
     label_spec: object = None
     tree_features: tuple = ()
+    periodic_specs: dict = dataclasses.field(default_factory=dict)
 
     @property
     def tree_width(self) -> int:
@@ -385,8 +426,10 @@ def compile_features(definitions: Sequence[Definition], label_spec=None) -> Comp
     preprocessor = FeaturePreprocessor(definitions)
     preprocessor(_dummy_batch(spec))  # build every layer eagerly (no variable creation inside tf.data)
     numeric = [(d.name, 1) for d, _ in preprocessor._numeric_plan]
-    dense_slices = _slices(numeric + [(f"{n}_missing", 1) for n in preprocessor.missing_names])
+    piecewise = [(d.name, d.width) for d, _ in preprocessor._piecewise_plan]
+    dense_slices = _slices(numeric + piecewise + [(f"{n}_missing", 1) for n in preprocessor.missing_names])
     wide_slices = _slices([(n, num_ids) for n, _, num_ids in preprocessor._wide_plan])
     embedding_slices = _slices([(n, s.dimension) for n, s in preprocessor.embedding_specs.items()])
     return CompiledFeatures(definitions, spec, preprocessor, dict(preprocessor.embedding_specs), dense_slices,
-                            wide_slices, embedding_slices, label_spec, tuple(preprocessor.tree_features))
+                            wide_slices, embedding_slices, label_spec, tuple(preprocessor.tree_features),
+                            dict(preprocessor.periodic_specs))

@@ -16,7 +16,8 @@ from google.protobuf import text_format
 
 from tfpipe.features.definitions import (
     BucketizedColumn, CrossedColumn, Definition, EmbeddingColumn, HashBucketColumn, IdentityColumn,
-    IndicatorColumn, NumericColumn, VocabularyFileColumn, VocabularyListColumn, validate_definitions)
+    IndicatorColumn, NumericColumn, PeriodicColumn, PiecewiseLinearColumn, VocabularyFileColumn, VocabularyListColumn,
+    validate_definitions)
 from tfpipe.proto import feature_config_pb2 as pb
 
 _DTYPE_TO_PROTO = {None: pb.VALUE_TYPE_UNSPECIFIED, "string": pb.VALUE_TYPE_STRING, "int64": pb.VALUE_TYPE_INT64,
@@ -84,6 +85,13 @@ def column_to_proto(c: Definition) -> pb.FeatureColumn:
         _numeric_to_proto(c.source, m.bucketized.source)
         m.bucketized.boundaries.extend(c.boundaries or ())
         m.bucketized.num_buckets = c.num_buckets or 0
+    elif isinstance(c, PiecewiseLinearColumn):
+        _numeric_to_proto(c.source, m.piecewise_linear.source)
+        m.piecewise_linear.boundaries.extend(c.boundaries or ())
+        m.piecewise_linear.num_bins = c.num_bins or 0
+    elif isinstance(c, PeriodicColumn):
+        _numeric_to_proto(c.source, m.periodic.source)
+        m.periodic.n_frequencies, m.periodic.sigma, m.periodic.dimension = c.n_frequencies, c.sigma, c.dimension
     elif isinstance(c, VocabularyListColumn):
         v = m.vocabulary_list
         v.key, v.num_oov_buckets, v.min_count, v.dtype = c.key, c.num_oov_buckets, c.min_count, _DTYPE_TO_PROTO[c.dtype]
@@ -134,6 +142,12 @@ def column_from_proto(m: pb.FeatureColumn) -> Definition:
     if kind == "bucketized":
         b = m.bucketized
         return BucketizedColumn(_numeric_from_proto(b.source), tuple(b.boundaries) or None, b.num_buckets or None)
+    if kind == "piecewise_linear":
+        b = m.piecewise_linear
+        return PiecewiseLinearColumn(_numeric_from_proto(b.source), tuple(b.boundaries) or None, b.num_bins or None)
+    if kind == "periodic":
+        r = m.periodic
+        return PeriodicColumn(_numeric_from_proto(r.source), int(r.n_frequencies), float(r.sigma), int(r.dimension))
     if kind == "vocabulary_list":
         v = m.vocabulary_list
         return VocabularyListColumn(v.key, vocabulary=_vocabulary(v), num_oov_buckets=v.num_oov_buckets,

@@ -148,6 +148,84 @@ class BucketizedColumn:
 
 
 @dataclasses.dataclass(frozen=True)
+class PiecewiseLinearColumn:
+    """Piecewise-linear encoding of a numeric column over bins (see :func:`piecewise_linear_column`)."""
+
+    source: NumericColumn
+    boundaries: tuple[float, ...] | None = None   # bin edges b_0 < b_1 < ... < b_T: T bins, T outputs
+    num_bins: int | None = None
+
+    def __post_init__(self):
+        _check(isinstance(self.source, NumericColumn), "piecewise_linear_column needs a numeric_column source")
+        if self.boundaries is not None:
+            edges = tuple(float(b) for b in self.boundaries)
+            _check(len(edges) >= 2, f"{self.source.key}: piecewise-linear edges need at least 2 values (1 bin)")
+            _check(all(math.isfinite(b) for b in edges), "boundaries must be finite")
+            _check(all(a < b for a, b in zip(edges, edges[1:])), "boundaries must be strictly increasing")
+            object.__setattr__(self, "boundaries", edges)
+        _check(self.boundaries is not None or self.num_bins is not None,
+               "piecewise_linear_column needs boundaries or num_bins")
+        _check(self.num_bins is None or (isinstance(self.num_bins, int) and self.num_bins >= 1),
+               "num_bins must be an int >= 1")
+
+    @property
+    def name(self) -> str:
+        return f"{self.source.key}_piecewise_linear"
+
+    @property
+    def key(self) -> str:
+        return self.source.key
+
+    @property
+    def raw_keys(self) -> tuple[str, ...]:
+        return (self.source.key,)
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.boundaries is not None and self.source.is_fitted
+
+    @property
+    def width(self) -> int:
+        """Output columns (= bins) of the fitted column."""
+        return len(self.boundaries) - 1
+
+
+@dataclasses.dataclass(frozen=True)
+class PeriodicColumn:
+    """A learned periodic embedding of a numeric column (see :func:`periodic_column`)."""
+
+    source: NumericColumn
+    n_frequencies: int = 16
+    sigma: float = 0.1
+    dimension: int = 8
+
+    def __post_init__(self):
+        _check(isinstance(self.source, NumericColumn), "periodic_column needs a numeric_column source")
+        for field in ("n_frequencies", "dimension"):
+            value = getattr(self, field)
+            _check(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+                   f"{self.source.key}: {field} must be an int >= 1, got {value!r}")
+        object.__setattr__(self, "sigma", float(self.sigma))
+        _check(math.isfinite(self.sigma) and self.sigma > 0, f"{self.source.key}: sigma must be > 0")
+
+    @property
+    def name(self) -> str:
+        return f"{self.source.key}_periodic"
+
+    @property
+    def key(self) -> str:
+        return self.source.key
+
+    @property
+    def raw_keys(self) -> tuple[str, ...]:
+        return (self.source.key,)
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.source.is_fitted
+
+
+@dataclasses.dataclass(frozen=True)
 class VocabularyListColumn:
     """Ids from an in-memory vocabulary (see :func:`categorical_column_with_vocabulary_list`)."""
 
@@ -375,8 +453,9 @@ class IndicatorColumn:
         return self.categorical.is_fitted
 
 
-Definition = Union[NumericColumn, CategoricalColumn, EmbeddingColumn, IndicatorColumn]
-DEFINITION_TYPES = (NumericColumn, EmbeddingColumn, IndicatorColumn) + CATEGORICAL_TYPES
+Definition = Union[NumericColumn, PiecewiseLinearColumn, PeriodicColumn, CategoricalColumn, EmbeddingColumn,
+                   IndicatorColumn]
+DEFINITION_TYPES = (NumericColumn, PiecewiseLinearColumn, PeriodicColumn, EmbeddingColumn, IndicatorColumn) + CATEGORICAL_TYPES
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -410,6 +489,46 @@ def bucketized_column(source_column: NumericColumn, boundaries: Sequence[float] 
     """
     _check(boundaries is not None or num_buckets is not None, "give boundaries or num_buckets")
     return BucketizedColumn(source_column, tuple(boundaries) if boundaries is not None else None, num_buckets)
+
+
+def piecewise_linear_column(source_column: NumericColumn, boundaries: Sequence[float] | None = None,
+                            num_bins: int | None = None) -> PiecewiseLinearColumn:
+    """Piecewise-linear encoding (PLE; Gorishniy et al. 2022) of a number over bins ``[b_{t-1}, b_t)``.
+
+    Output ``t`` (of ``T = len(boundaries) - 1``, in the dense block) is ``(x - b_{t-1}) / (b_t - b_{t-1})``
+    clipped to ``[0, 1]``, so ``x`` reads as "bins below it full, its own bin partly, bins above empty". As in the
+    paper's reference code the first output is not clipped below and the last not above, so values outside the
+    fitted range ``[b_0, b_T]`` extrapolate linearly instead of saturating (one bin: no clipping at all).
+    Missing values are encoded as the source's ``default_value``. ``boundaries`` are the edges themselves;
+    ``num_bins`` fits them from the statistics: ``b_0`` = min, ``b_T`` = max and the equal-count quantile
+    boundaries of :func:`bucketized_column` between them (so a column with few distinct values gets fewer bins).
+
+    Example::
+
+        >>> piecewise_linear_column(numeric_column("age"), boundaries=[17, 30, 50, 90]).width
+        3
+    """
+    _check(boundaries is not None or num_bins is not None, "give boundaries or num_bins")
+    return PiecewiseLinearColumn(source_column, tuple(boundaries) if boundaries is not None else None, num_bins)
+
+
+def periodic_column(source_column: NumericColumn, n_frequencies: int = 16, sigma: float = 0.1,
+                    dimension: int = 8) -> PeriodicColumn:
+    """A learned periodic embedding ("PLR", Gorishniy et al. 2022) of a normalized number, trained with each member.
+
+    The preprocessor passes the source's normalized value ``x`` (its normalizer; missing → ``default_value``) in
+    the ``periodic`` block; each Keras member then embeds it as ``ReLU(W [cos 2πcx, sin 2πcx] + b)`` with its own
+    learned frequencies ``c`` (``n_frequencies``, initialized from N(0, ``sigma``²)) and linear map to
+    ``dimension`` outputs. ``sigma`` sets the initial scale of the frequencies, the paper's most important
+    setting: small values start smooth, large ones can fit high-frequency effects. Nothing is fitted from the
+    statistics but the source's moments. Use a ``zscore`` (or ``log``) source so that ``x`` is on a unit scale.
+
+    Example::
+
+        >>> periodic_column(numeric_column("age", normalizer="zscore"), n_frequencies=8, dimension=4).name
+        'age_periodic'
+    """
+    return PeriodicColumn(source_column, n_frequencies=n_frequencies, sigma=sigma, dimension=dimension)
 
 
 def categorical_column_with_vocabulary_list(key: str, vocabulary_list: Sequence | None = None,

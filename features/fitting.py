@@ -22,7 +22,8 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfpipe.features import artifacts
 from tfpipe.features.definitions import (
     BucketizedColumn, CrossedColumn, Definition, EmbeddingColumn, HashBucketColumn, IdentityColumn,
-    IndicatorColumn, NumericColumn, VocabularyFileColumn, VocabularyListColumn, validate_definitions)
+    IndicatorColumn, NumericColumn, PeriodicColumn, PiecewiseLinearColumn, VocabularyFileColumn, VocabularyListColumn,
+    validate_definitions)
 
 
 class _Context:
@@ -95,6 +96,15 @@ def quantile_boundaries(stats: statistics_pb2.FeatureNameStatistics, num_buckets
             picks = np.unique(np.linspace(0, len(spare) - 1, min(wanted, len(spare))).round().astype(int))
             unique = sorted(set(unique) | {spare[i] for i in picks})
     return tuple(unique) if unique else (float(high if high > low else low),)
+
+
+def piecewise_linear_edges(stats: statistics_pb2.FeatureNameStatistics, num_bins: int) -> tuple[float, ...]:
+    """Bin edges for :func:`~tfpipe.features.piecewise_linear_column`: min, the ``num_bins`` equal-count quantile
+    boundaries strictly inside (min, max), max. A constant column gets one bin ``[min, min + 1]``."""
+    low, high = float(stats.num_stats.min), float(stats.num_stats.max)
+    inner = quantile_boundaries(stats, num_bins) if num_bins > 1 else ()
+    edges = sorted({low, high, *(float(b) for b in inner if low < b < high)})
+    return tuple(edges) if len(edges) >= 2 else (low, low + 1.0)
 
 
 def log_moments(stats: statistics_pb2.FeatureNameStatistics) -> tuple[float, float]:
@@ -235,6 +245,12 @@ def fit(definitions: Sequence[Definition], statistics, schema=None, split: str |
     for d in definitions:
         if isinstance(d, NumericColumn):
             fitted.append(_fit_numeric(d, ctx))
+        elif isinstance(d, PeriodicColumn):
+            fitted.append(dataclasses.replace(d, source=_fit_numeric(d.source, ctx)))
+        elif isinstance(d, PiecewiseLinearColumn):
+            edges = d.boundaries or piecewise_linear_edges(ctx.require_stats(d.key, "piecewise-linear bins"),
+                                                           d.num_bins)
+            fitted.append(dataclasses.replace(d, source=_fit_numeric(d.source, ctx), boundaries=edges))
         elif isinstance(d, (EmbeddingColumn, IndicatorColumn)):
             fitted.append(dataclasses.replace(d, categorical=_fit_categorical(d.categorical, ctx)))
         else:

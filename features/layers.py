@@ -144,6 +144,39 @@ class BucketIds(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
+class PiecewiseLinearEncoding(keras.layers.Layer):
+    """Raw number [B, 1] → float32 [B, T] piecewise-linear encoding over the bins of ``edges`` (T + 1 edges;
+    missing → encoding of ``default_value``); see :func:`tfpipe.features.piecewise_linear_column`.
+
+    Example::
+
+        >>> layer = PiecewiseLinearEncoding([0.0, 1.0, 3.0], default_value=0.5)
+        >>> layer(tf.constant([[-1.0], [2.0], [9.0], [float("nan")]])).numpy().tolist()
+        [[-1.0, 0.0], [1.0, 0.5], [1.0, 4.0], [0.5, 0.0]]
+    """
+
+    def __init__(self, edges, default_value: float, **kwargs):
+        kwargs["dtype"] = "float32"
+        super().__init__(**kwargs)
+        self.edges = [float(e) for e in edges]
+        self.default_value = float(default_value)
+
+    def call(self, raw):
+        x = tf.where(is_missing(raw), tf.constant(self.default_value, tf.float32), tf.cast(raw, tf.float32))
+        edges = tf.constant(self.edges, tf.float32)
+        ratio = (x - edges[:-1]) / (edges[1:] - edges[:-1])                               # [B, T]
+        bins = len(self.edges) - 1
+        if bins == 1:
+            return ratio
+        low = tf.constant([-math.inf] + [0.0] * (bins - 1), tf.float32)
+        high = tf.constant([1.0] * (bins - 1) + [math.inf], tf.float32)
+        return tf.minimum(tf.maximum(ratio, low), high)
+
+    def get_config(self):
+        return {**super().get_config(), "edges": self.edges, "default_value": self.default_value}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
 class CrossIds(keras.layers.Layer):
     """Single-valued inputs [B, 1] (ids, or raw strings/ints) → ``keras.layers.HashedCrossing`` ids [B, 1];
     ``-1`` when any input is missing (negative id or missing sentinel)."""

@@ -24,41 +24,45 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x66\x65\x61ture_config.proto\x12\x0ctfpipe.proto\"\xfc\x03\n\rFeatureColumn\x12.\n\x07numeric\x18\x01 \x01(\x0b\x32\x1b.tfpipe.proto.NumericColumnH\x00\x12\x34\n\nbucketized\x18\x02 \x01(\x0b\x32\x1e.tfpipe.proto.BucketizedColumnH\x00\x12=\n\x0fvocabulary_list\x18\x03 \x01(\x0b\x32\".tfpipe.proto.VocabularyListColumnH\x00\x12=\n\x0fvocabulary_file\x18\x04 \x01(\x0b\x32\".tfpipe.proto.VocabularyFileColumnH\x00\x12\x30\n\x08identity\x18\x05 \x01(\x0b\x32\x1c.tfpipe.proto.IdentityColumnH\x00\x12\x35\n\x0bhash_bucket\x18\x06 \x01(\x0b\x32\x1e.tfpipe.proto.HashBucketColumnH\x00\x12.\n\x07\x63rossed\x18\x07 \x01(\x0b\x32\x1b.tfpipe.proto.CrossedColumnH\x00\x12\x32\n\tembedding\x18\x08 \x01(\x0b\x32\x1d.tfpipe.proto.EmbeddingColumnH\x00\x12\x32\n\tindicator\x18\t \x01(\x0b\x32\x1d.tfpipe.proto.IndicatorColumnH\x00\x42\x06\n\x04kind\"\xec\x02\n\rNumericColumn\x12\x0b\n\x03key\x18\x01 \x01(\t\x12:\n\nnormalizer\x18\x02 \x01(\x0e\x32&.tfpipe.proto.NumericColumn.Normalizer\x12\x1a\n\rdefault_value\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x19\n\x11missing_indicator\x18\x04 \x01(\x08\x12&\n\x05\x64type\x18\x05 \x01(\x0e\x32\x17.tfpipe.proto.ValueType\x12\x11\n\x04mean\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x10\n\x03std\x18\x07 \x01(\x01H\x02\x88\x01\x01\x12\x10\n\x03min\x18\x08 \x01(\x01H\x03\x88\x01\x01\x12\x10\n\x03max\x18\t \x01(\x01H\x04\x88\x01\x01\"7\n\nNormalizer\x12\x08\n\x04NONE\x10\x00\x12\n\n\x06ZSCORE\x10\x01\x12\n\n\x06MINMAX\x10\x02\x12\x07\n\x03LOG\x10\x03\x42\x10\n\x0e_default_valueB\x07\n\x05_meanB\x06\n\x04_stdB\x06\n\x04_minB\x06\n\x04_max\"h\n\x10\x42ucketizedColumn\x12+\n\x06source\x18\x01 \x01(\x0b\x32\x1b.tfpipe.proto.NumericColumn\x12\x12\n\nboundaries\x18\x02 \x03(\x01\x12\x13\n\x0bnum_buckets\x18\x03 \x01(\x05\"\xeb\x01\n\x14VocabularyListColumn\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nvocabulary\x18\x02 \x03(\t\x12\x16\n\x0eint_vocabulary\x18\x03 \x03(\x03\x12\x17\n\x0fnum_oov_buckets\x18\x04 \x01(\x05\x12\x12\n\x05top_k\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\tmin_count\x18\x06 \x01(\x03\x12&\n\x05\x64type\x18\x07 \x01(\x0e\x32\x17.tfpipe.proto.ValueType\x12\x18\n\x0bmultivalent\x18\x08 \x01(\x08H\x01\x88\x01\x01\x42\x08\n\x06_top_kB\x0e\n\x0c_multivalent\"\x85\x02\n\x14VocabularyFileColumn\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x17\n\x0fvocabulary_file\x18\x02 \x01(\t\x12\x1c\n\x0fvocabulary_size\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x17\n\x0fnum_oov_buckets\x18\x04 \x01(\x05\x12&\n\x05\x64type\x18\x05 \x01(\x0e\x32\x17.tfpipe.proto.ValueType\x12\x18\n\x0bmultivalent\x18\x06 \x01(\x08H\x01\x88\x01\x01\x12\x12\n\nvocabulary\x18\x07 \x03(\t\x12\x16\n\x0eint_vocabulary\x18\x08 \x03(\x03\x42\x12\n\x10_vocabulary_sizeB\x0e\n\x0c_multivalent\"\x8a\x01\n\x0eIdentityColumn\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x13\n\x0bnum_buckets\x18\x02 \x01(\x03\x12\x1a\n\rdefault_value\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x18\n\x0bmultivalent\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x10\n\x0e_default_valueB\x0e\n\x0c_multivalent\"\x8b\x01\n\x10HashBucketColumn\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x18\n\x10hash_bucket_size\x18\x02 \x01(\x03\x12&\n\x05\x64type\x18\x03 \x01(\x0e\x32\x17.tfpipe.proto.ValueType\x12\x18\n\x0bmultivalent\x18\x04 \x01(\x08H\x00\x88\x01\x01\x42\x0e\n\x0c_multivalent\"\xd1\x01\n\rCrossedColumn\x12-\n\x04keys\x18\x01 \x03(\x0b\x32\x1f.tfpipe.proto.CrossedColumn.Key\x12\x18\n\x10hash_bucket_size\x18\x02 \x01(\x03\x1aw\n\x03Key\x12\r\n\x03raw\x18\x01 \x01(\tH\x00\x12-\n\x06\x63olumn\x18\x02 \x01(\x0b\x32\x1b.tfpipe.proto.FeatureColumnH\x00\x12*\n\traw_dtype\x18\x03 \x01(\x0e\x32\x17.tfpipe.proto.ValueTypeB\x06\n\x04kind\"\xba\x01\n\x0f\x45mbeddingColumn\x12\x30\n\x0b\x63\x61tegorical\x18\x01 \x01(\x0b\x32\x1b.tfpipe.proto.FeatureColumn\x12\x11\n\tdimension\x18\x02 \x01(\x05\x12\x38\n\x08\x63ombiner\x18\x03 \x01(\x0e\x32&.tfpipe.proto.EmbeddingColumn.Combiner\"(\n\x08\x43ombiner\x12\x08\n\x04MEAN\x10\x00\x12\x07\n\x03SUM\x10\x01\x12\t\n\x05SQRTN\x10\x02\"C\n\x0fIndicatorColumn\x12\x30\n\x0b\x63\x61tegorical\x18\x01 \x01(\x0b\x32\x1b.tfpipe.proto.FeatureColumn\"b\n\rFeatureConfig\x12,\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x1b.tfpipe.proto.FeatureColumn\x12\r\n\x05label\x18\x02 \x01(\t\x12\x14\n\x0c\x66itted_split\x18\x03 \x01(\t*l\n\tValueType\x12\x1a\n\x16VALUE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11VALUE_TYPE_STRING\x10\x01\x12\x14\n\x10VALUE_TYPE_INT64\x10\x02\x12\x16\n\x12VALUE_TYPE_FLOAT32\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x66\x65\x61ture_config.proto\x12\x0ctfpipe.proto\"\xef\x04\n\rFeatureColumn\x12.\n\x07numeric\x18\x01 \x01(\x0b\x32\x1b.tfpipe.proto.NumericColumnH\x00\x12\x34\n\nbucketized\x18\x02 \x01(\x0b\x32\x1e.tfpipe.proto.BucketizedColumnH\x00\x12=\n\x0fvocabulary_list\x18\x03 \x01(\x0b\x32\".tfpipe.proto.VocabularyListColumnH\x00\x12=\n\x0fvocabulary_file\x18\x04 \x01(\x0b\x32\".tfpipe.proto.VocabularyFileColumnH\x00\x12\x30\n\x08identity\x18\x05 \x01(\x0b\x32\x1c.tfpipe.proto.IdentityColumnH\x00\x12\x35\n\x0bhash_bucket\x18\x06 \x01(\x0b\x32\x1e.tfpipe.proto.HashBucketColumnH\x00\x12.\n\x07\x63rossed\x18\x07 \x01(\x0b\x32\x1b.tfpipe.proto.CrossedColumnH\x00\x12\x32\n\tembedding\x18\x08 \x01(\x0b\x32\x1d.tfpipe.proto.EmbeddingColumnH\x00\x12\x32\n\tindicator\x18\t \x01(\x0b\x32\x1d.tfpipe.proto.IndicatorColumnH\x00\x12?\n\x10piecewise_linear\x18\n \x01(\x0b\x32#.tfpipe.proto.PiecewiseLinearColumnH\x00\x12\x30\n\x08periodic\x18\x0b \x01(\x0b\x32\x1c.tfpipe.proto.PeriodicColumnH\x00\x42\x06\n\x04kind\"\xec\x02\n\rNumericColumn\x12\x0b\n\x03key\x18\x01 \x01(\t\x12:\n\nnormalizer\x18\x02 \x01(\x0e\x32&.tfpipe.proto.NumericColumn.Normalizer\x12\x1a\n\rdefault_value\x18\x03 \x01(\x01H\x00\x88\x01\x01\x12\x19\n\x11missing_indicator\x18\x04 \x01(\x08\x12&\n\x05\x64type\x18\x05 \x01(\x0e\x32\x17.tfpipe.proto.ValueType\x12\x11\n\x04mean\x18\x06 \x01(\x01H\x01\x88\x01\x01\x12\x10\n\x03std\x18\x07 \x01(\x01H\x02\x88\x01\x01\x12\x10\n\x03min\x18\x08 \x01(\x01H\x03\x88\x01\x01\x12\x10\n\x03max\x18\t \x01(\x01H\x04\x88\x01\x01\"7\n\nNormalizer\x12\x08\n\x04NONE\x10\x00\x12\n\n\x06ZSCORE\x10\x01\x12\n\n\x06MINMAX\x10\x02\x12\x07\n\x03LOG\x10\x03\x42\x10\n\x0e_default_valueB\x07\n\x05_meanB\x06\n\x04_stdB\x06\n\x04_minB\x06\n\x04_max\"h\n\x10\x42ucketizedColumn\x12+\n\x06source\x18\x01 \x01(\x0b\x32\x1b.tfpipe.proto.NumericColumn\x12\x12\n\nboundaries\x18\x02 \x03(\x01\x12\x13\n\x0bnum_buckets\x18\x03 \x01(\x05\"j\n\x15PiecewiseLinearColumn\x12+\n\x06source\x18\x01 \x01(\x0b\x32\x1b.tfpipe.proto.NumericColumn\x12\x12\n\nboundaries\x18\x02 \x03(\x01\x12\x10\n\x08num_bins\x18\x03 \x01(\x05\"v\n\x0ePeriodicColumn\x12+\n\x06source\x18\x01 \x01(\x0b\x32\x1b.tfpipe.proto.NumericColumn\x12\x15\n\rn_frequencies\x18\x02 \x01(\x05\x12\r\n\x05sigma\x18\x03 \x01(\x01\x12\x11\n\tdimension\x18\x04 \x01(\x05\"\xeb\x01\n\x14VocabularyListColumn\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nvocabulary\x18\x02 \x03(\t\x12\x16\n\x0eint_vocabulary\x18\x03 \x03(\x03\x12\x17\n\x0fnum_oov_buckets\x18\x04 \x01(\x05\x12\x12\n\x05top_k\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12\x11\n\tmin_count\x18\x06 \x01(\x03\x12&\n\x05\x64type\x18\x07 \x01(\x0e\x32\x17.tfpipe.proto.ValueType\x12\x18\n\x0bmultivalent\x18\x08 \x01(\x08H\x01\x88\x01\x01\x42\x08\n\x06_top_kB\x0e\n\x0c_multivalent\"\x85\x02\n\x14VocabularyFileColumn\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x17\n\x0fvocabulary_file\x18\x02 \x01(\t\x12\x1c\n\x0fvocabulary_size\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x17\n\x0fnum_oov_buckets\x18\x04 \x01(\x05\x12&\n\x05\x64type\x18\x05 \x01(\x0e\x32\x17.tfpipe.proto.ValueType\x12\x18\n\x0bmultivalent\x18\x06 \x01(\x08H\x01\x88\x01\x01\x12\x12\n\nvocabulary\x18\x07 \x03(\t\x12\x16\n\x0eint_vocabulary\x18\x08 \x03(\x03\x42\x12\n\x10_vocabulary_sizeB\x0e\n\x0c_multivalent\"\x8a\x01\n\x0eIdentityColumn\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x13\n\x0bnum_buckets\x18\x02 \x01(\x03\x12\x1a\n\rdefault_value\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x18\n\x0bmultivalent\x18\x04 \x01(\x08H\x01\x88\x01\x01\x42\x10\n\x0e_default_valueB\x0e\n\x0c_multivalent\"\x8b\x01\n\x10HashBucketColumn\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x18\n\x10hash_bucket_size\x18\x02 \x01(\x03\x12&\n\x05\x64type\x18\x03 \x01(\x0e\x32\x17.tfpipe.proto.ValueType\x12\x18\n\x0bmultivalent\x18\x04 \x01(\x08H\x00\x88\x01\x01\x42\x0e\n\x0c_multivalent\"\xd1\x01\n\rCrossedColumn\x12-\n\x04keys\x18\x01 \x03(\x0b\x32\x1f.tfpipe.proto.CrossedColumn.Key\x12\x18\n\x10hash_bucket_size\x18\x02 \x01(\x03\x1aw\n\x03Key\x12\r\n\x03raw\x18\x01 \x01(\tH\x00\x12-\n\x06\x63olumn\x18\x02 \x01(\x0b\x32\x1b.tfpipe.proto.FeatureColumnH\x00\x12*\n\traw_dtype\x18\x03 \x01(\x0e\x32\x17.tfpipe.proto.ValueTypeB\x06\n\x04kind\"\xba\x01\n\x0f\x45mbeddingColumn\x12\x30\n\x0b\x63\x61tegorical\x18\x01 \x01(\x0b\x32\x1b.tfpipe.proto.FeatureColumn\x12\x11\n\tdimension\x18\x02 \x01(\x05\x12\x38\n\x08\x63ombiner\x18\x03 \x01(\x0e\x32&.tfpipe.proto.EmbeddingColumn.Combiner\"(\n\x08\x43ombiner\x12\x08\n\x04MEAN\x10\x00\x12\x07\n\x03SUM\x10\x01\x12\t\n\x05SQRTN\x10\x02\"C\n\x0fIndicatorColumn\x12\x30\n\x0b\x63\x61tegorical\x18\x01 \x01(\x0b\x32\x1b.tfpipe.proto.FeatureColumn\"b\n\rFeatureConfig\x12,\n\x07\x63olumns\x18\x01 \x03(\x0b\x32\x1b.tfpipe.proto.FeatureColumn\x12\r\n\x05label\x18\x02 \x01(\t\x12\x14\n\x0c\x66itted_split\x18\x03 \x01(\t*l\n\tValueType\x12\x1a\n\x16VALUE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11VALUE_TYPE_STRING\x10\x01\x12\x14\n\x10VALUE_TYPE_INT64\x10\x02\x12\x16\n\x12VALUE_TYPE_FLOAT32\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'feature_config_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VALUETYPE']._serialized_start=2377
-  _globals['_VALUETYPE']._serialized_end=2485
+  _globals['_VALUETYPE']._serialized_start=2720
+  _globals['_VALUETYPE']._serialized_end=2828
   _globals['_FEATURECOLUMN']._serialized_start=39
-  _globals['_FEATURECOLUMN']._serialized_end=547
-  _globals['_NUMERICCOLUMN']._serialized_start=550
-  _globals['_NUMERICCOLUMN']._serialized_end=914
-  _globals['_NUMERICCOLUMN_NORMALIZER']._serialized_start=808
-  _globals['_NUMERICCOLUMN_NORMALIZER']._serialized_end=863
-  _globals['_BUCKETIZEDCOLUMN']._serialized_start=916
-  _globals['_BUCKETIZEDCOLUMN']._serialized_end=1020
-  _globals['_VOCABULARYLISTCOLUMN']._serialized_start=1023
-  _globals['_VOCABULARYLISTCOLUMN']._serialized_end=1258
-  _globals['_VOCABULARYFILECOLUMN']._serialized_start=1261
-  _globals['_VOCABULARYFILECOLUMN']._serialized_end=1522
-  _globals['_IDENTITYCOLUMN']._serialized_start=1525
-  _globals['_IDENTITYCOLUMN']._serialized_end=1663
-  _globals['_HASHBUCKETCOLUMN']._serialized_start=1666
-  _globals['_HASHBUCKETCOLUMN']._serialized_end=1805
-  _globals['_CROSSEDCOLUMN']._serialized_start=1808
-  _globals['_CROSSEDCOLUMN']._serialized_end=2017
-  _globals['_CROSSEDCOLUMN_KEY']._serialized_start=1898
-  _globals['_CROSSEDCOLUMN_KEY']._serialized_end=2017
-  _globals['_EMBEDDINGCOLUMN']._serialized_start=2020
-  _globals['_EMBEDDINGCOLUMN']._serialized_end=2206
-  _globals['_EMBEDDINGCOLUMN_COMBINER']._serialized_start=2166
-  _globals['_EMBEDDINGCOLUMN_COMBINER']._serialized_end=2206
-  _globals['_INDICATORCOLUMN']._serialized_start=2208
-  _globals['_INDICATORCOLUMN']._serialized_end=2275
-  _globals['_FEATURECONFIG']._serialized_start=2277
-  _globals['_FEATURECONFIG']._serialized_end=2375
+  _globals['_FEATURECOLUMN']._serialized_end=662
+  _globals['_NUMERICCOLUMN']._serialized_start=665
+  _globals['_NUMERICCOLUMN']._serialized_end=1029
+  _globals['_NUMERICCOLUMN_NORMALIZER']._serialized_start=923
+  _globals['_NUMERICCOLUMN_NORMALIZER']._serialized_end=978
+  _globals['_BUCKETIZEDCOLUMN']._serialized_start=1031
+  _globals['_BUCKETIZEDCOLUMN']._serialized_end=1135
+  _globals['_PIECEWISELINEARCOLUMN']._serialized_start=1137
+  _globals['_PIECEWISELINEARCOLUMN']._serialized_end=1243
+  _globals['_PERIODICCOLUMN']._serialized_start=1245
+  _globals['_PERIODICCOLUMN']._serialized_end=1363
+  _globals['_VOCABULARYLISTCOLUMN']._serialized_start=1366
+  _globals['_VOCABULARYLISTCOLUMN']._serialized_end=1601
+  _globals['_VOCABULARYFILECOLUMN']._serialized_start=1604
+  _globals['_VOCABULARYFILECOLUMN']._serialized_end=1865
+  _globals['_IDENTITYCOLUMN']._serialized_start=1868
+  _globals['_IDENTITYCOLUMN']._serialized_end=2006
+  _globals['_HASHBUCKETCOLUMN']._serialized_start=2009
+  _globals['_HASHBUCKETCOLUMN']._serialized_end=2148
+  _globals['_CROSSEDCOLUMN']._serialized_start=2151
+  _globals['_CROSSEDCOLUMN']._serialized_end=2360
+  _globals['_CROSSEDCOLUMN_KEY']._serialized_start=2241
+  _globals['_CROSSEDCOLUMN_KEY']._serialized_end=2360
+  _globals['_EMBEDDINGCOLUMN']._serialized_start=2363
+  _globals['_EMBEDDINGCOLUMN']._serialized_end=2549
+  _globals['_EMBEDDINGCOLUMN_COMBINER']._serialized_start=2509
+  _globals['_EMBEDDINGCOLUMN_COMBINER']._serialized_end=2549
+  _globals['_INDICATORCOLUMN']._serialized_start=2551
+  _globals['_INDICATORCOLUMN']._serialized_end=2618
+  _globals['_FEATURECONFIG']._serialized_start=2620
+  _globals['_FEATURECONFIG']._serialized_end=2718
 # @@protoc_insertion_point(module_scope)

@@ -40,7 +40,7 @@ def test_parse_spec_and_block_layout(tiny_dir):
     assert compiled.wide_slices["color_X_age_bucketized"] == (10, 26)
     assert tff.parse_spec(compiled.definitions) == spec
     out = compiled.preprocessor(_parsed(compiled, tiny_rows(6, 2)))
-    assert set(out) == {"dense", "wide", "embedding_ids", "tree"}
+    assert set(out) == {"dense", "wide", "embedding_ids", "periodic", "tree"}
     assert out["dense"].shape == (6, 4) and out["dense"].dtype == tf.float32
     assert out["wide"].shape == (6, compiled.wide_width)
     assert out["embedding_ids"]["tags_embedding"].dtype == tf.int64

@@ -23,7 +23,7 @@ def test_batches_cover_the_split_with_encoded_labels(tiny_dir):
     ds = tff.make_dataset(tiny_dir, "train", compiled, batch_size=64)
     batches = list(ds)
     inputs, label = batches[0]
-    assert set(inputs) == {"dense", "wide", "embedding_ids", "tree", "example_key"}
+    assert set(inputs) == {"dense", "wide", "embedding_ids", "periodic", "tree", "example_key"}
     assert inputs["example_key"].dtype == tf.int64 and inputs["dense"].shape == (64, 1)
     assert label.dtype == tf.int64 and set(np.unique(label.numpy())) <= {0, 1}
     keys = _keys(batches)
