@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfpipe.ensembles.members import MemberStack, VectorizedDense, feature_masks, simple_embedding_factory
+from tfpipe.ensembles.members import (
+    MemberStack, VectorizedDense, VectorizedPeriodic, feature_masks, simple_embedding_factory)
 
 
 def test_vectorized_dense_equals_separate_layers():
@@ -65,3 +66,48 @@ def test_vectorized_embedding_masks_padding_and_combines():
     stack = MemberStack("dnn", 3, 1, hidden=(4,), embedding_specs={"a": (5, 2, "mean")})
     y = stack({"dense": tf.zeros([2, 1]), "embedding_ids": {"a": tf.constant([[1], [2]], tf.int64)}})
     assert y.shape == (2, 3, 1) and stack.vectorized_embedding is not None and not stack.embedding_blocks
+
+
+def test_vectorized_embedding_equals_numpy_reference():
+    from tfpipe.features.compile import PeriodicSpec
+
+    specs = {"a": PeriodicSpec(0, 5, 0.3, 4), "b": PeriodicSpec(1, 3, 2.0, 2), "c": PeriodicSpec(2, 5, 0.1, 4)}
+    layer = VectorizedPeriodic(specs, n_members=3, seed=1)
+    x = np.random.default_rng(0).normal(size=(7, 3)).astype("float32")
+    out = layer(x).numpy()
+    assert out.shape == (7, 3, 4 + 4 + 2)
+    groups = {}
+    for (k, d, indices, _), weights in zip(layer.groups, layer.weights_by_group):
+        groups[(k, d)] = (indices, [w.numpy() for w in weights])
+    parts = []
+    for (k, d), (indices, (c, w, b)) in groups.items():
+        angle = 2 * np.pi * x[:, indices, None, None] * c[None]                        # [B, P, n, k]
+        h = np.concatenate([np.cos(angle), np.sin(angle)], axis=-1)
+        e = np.maximum(np.einsum("bpni,pnid->bnpd", h, w) + b.transpose(1, 0, 2)[None], 0)
+        parts.append(e.reshape(7, 3, -1))
+    np.testing.assert_allclose(out, np.concatenate(parts, axis=-1), rtol=1e-4, atol=1e-5)
+    # Frequencies start from N(0, sigma^2) per column.
+    c = groups[(5, 4)][1][0]
+    assert 0.15 < c[0].std() < 0.5 and c[1].std() < 0.2
+
+
+def test_member_trains_its_frequencies_under_mixed_precision():
+    from tfpipe.features.compile import PeriodicSpec
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(512, 1)).astype("float32")
+    y = (np.sin(4 * x[:, 0]) > 0).astype("float32")
+    keras = pytest.importorskip("keras")
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        stack = MemberStack("dnn", 2, 1, hidden=(16,), embedding_specs={"x": PeriodicSpec(0, 8, 1.0, 4)})
+        inputs = keras.Input(shape=(1,), dtype="float32")
+        model = keras.Model(inputs, keras.ops.cast(stack({"periodic": inputs})[:, :, 0], "float32"))
+        model.compile(keras.optimizers.Adam(1e-2), loss=keras.losses.BinaryCrossentropy(from_logits=True))
+        before = stack.periodic.weights_by_group[0][0].numpy().copy()
+        assert stack.periodic.weights_by_group[0][0].dtype == "float32"
+        history = model.fit(x, np.stack([y, y], 1), epochs=15, batch_size=64, verbose=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert not np.allclose(stack.periodic.weights_by_group[0][0].numpy(), before)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
