@@ -1,6 +1,7 @@
 """Fills the missing values of feature definitions from the Beam statistics, without a pass over the data.
 
-Vocabularies come from ``string_stats.top_values`` (exact frequencies, at most 1000 values), quantile bucket
+Vocabularies come from ``string_stats.top_values`` (exact frequencies, at most 1000 values; for integer codes
+the value counts ``tfpipe preprocess`` keeps in ``custom_stats``), quantile bucket
 boundaries from the ``QUANTILES`` histogram, mean/std/min/max from ``num_stats``; dtypes and multi-valuedness
 from the schema (else the statistics). Values already present in a definition are kept.
 
@@ -20,6 +21,7 @@ import numpy as np
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from tfpipe.features import artifacts
+from tfpipe.pipelines.statistics import int_top_values
 from tfpipe.features.definitions import (
     BucketizedColumn, CrossedColumn, Definition, EmbeddingColumn, HashBucketColumn, IdentityColumn,
     IndicatorColumn, NumericColumn, PeriodicColumn, PiecewiseLinearColumn, VocabularyFileColumn, VocabularyListColumn,
@@ -119,9 +121,21 @@ def log_moments(stats: statistics_pb2.FeatureNameStatistics) -> tuple[float, flo
     return float(first), float(math.sqrt(max(second - first * first, 0.0)))
 
 
-def top_vocabulary(stats: statistics_pb2.FeatureNameStatistics, top_k: int | None, min_count: int) -> tuple:
-    """Values by frequency (desc, then value) with ``frequency >= min_count``, at most ``top_k``."""
-    entries = [(-v.frequency, v.value) for v in stats.string_stats.top_values if v.frequency >= min_count and v.value]
+def top_vocabulary(stats: statistics_pb2.FeatureNameStatistics, top_k: int | None, min_count: int,
+                   dtype: str = "string") -> tuple:
+    """Values by frequency (desc, then value) with ``frequency >= min_count``, at most ``top_k``: strings from
+    ``string_stats.top_values``, integers from the value counts ``tfpipe preprocess`` keeps for them
+    (:func:`tfpipe.pipelines.statistics.int_top_values`)."""
+    if dtype == "int64":
+        counted = int_top_values(stats)
+        if counted is None:
+            raise ValueError(f"{stats.path.step[-1] if stats.path.step else stats.name!r}: these statistics have no "
+                             "value counts of this integer feature (made by an older tfpipe?); give vocabulary_list "
+                             "or use categorical_column_with_identity")
+        entries = [(-count, value) for value, count in counted[0] if count >= min_count]
+    else:
+        entries = [(-v.frequency, v.value) for v in stats.string_stats.top_values
+                   if v.frequency >= min_count and v.value]
     vocabulary = tuple(value for _, value in sorted(entries))
     return vocabulary[:top_k] if top_k is not None else vocabulary
 
@@ -206,10 +220,7 @@ def _fit_categorical(c, ctx: _Context):
     if vocabulary is None and isinstance(c, VocabularyFileColumn):
         vocabulary = read_vocabulary_file(c.vocabulary_file, c.vocabulary_size, dtype)
     elif vocabulary is None:
-        if dtype != "string":
-            raise ValueError(f"{c.key!r}: integer vocabularies cannot be fitted from statistics; give "
-                             "vocabulary_list or use categorical_column_with_identity")
-        vocabulary = top_vocabulary(ctx.require_stats(c.key, "a vocabulary"), c.top_k, c.min_count)
+        vocabulary = top_vocabulary(ctx.require_stats(c.key, "a vocabulary"), c.top_k, c.min_count, dtype)
         if not vocabulary:
             raise ValueError(f"{c.key!r}: no value has frequency >= min_count={c.min_count}")
     return dataclasses.replace(c, vocabulary=vocabulary, dtype=dtype, multivalent=multivalent)

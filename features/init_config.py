@@ -2,6 +2,9 @@
 
 Rules: numbers → ``numeric_column`` z-score (``log`` when ``min >= 0`` and ``max > 100 * max(median, 1)``,
 i.e. heavy right tails such as money amounts) plus a ``bucketized_column`` of 10 quantile buckets (wide);
+integers with 3 to 64 distinct values (``MAX_INT_CATEGORIES``; census-style recodes have up to ~50, ages and
+hours ~70–100) are ALSO a vocabulary-list categorical (indicator + embedding), since codes and small counts look
+alike in the statistics;
 strings with ≤ 100 distinct values → vocabulary list → ``indicator_column`` (wide) and ``embedding_column``
 (deep); larger string columns → hash bucket (2 × distinct, at most 100 000) + ``embedding_column``; embedding
 widths ``min(32, round(6 * distinct ** 0.25))``; the label is left out.
@@ -15,11 +18,13 @@ Example::
 from __future__ import annotations
 
 from tfpipe.features import artifacts
+from tfpipe.pipelines.statistics import int_top_values
 from tfpipe.features.definitions import (
     bucketized_column, categorical_column_with_hash_bucket, categorical_column_with_vocabulary_list,
     embedding_column, indicator_column, numeric_column)
 
 MAX_VOCABULARY = 100
+MAX_INT_CATEGORIES = 64
 NUM_BUCKETS = 10
 MAX_HASH_BUCKETS = 100_000
 
@@ -37,7 +42,14 @@ def default_definitions(key: str, dtype: str, stats) -> list:
         num = stats.num_stats
         log = num.min >= 0 and num.max > 100 * max(num.median, 1.0)
         numeric = numeric_column(key, normalizer="log" if log else "zscore")
-        return [numeric, bucketized_column(numeric, num_buckets=NUM_BUCKETS)]
+        definitions = [numeric, bucketized_column(numeric, num_buckets=NUM_BUCKETS)]
+        counted = int_top_values(stats) if dtype == "int64" else None
+        if counted is not None and 2 < counted[1] <= MAX_INT_CATEGORIES:
+            # Few distinct integers: codes (industry, store, region...) or a small count; nothing in the data tells
+            # which, so the members get both the number and the category.
+            categorical = categorical_column_with_vocabulary_list(key, num_oov_buckets=1)
+            definitions += [indicator_column(categorical), embedding_column(categorical, _dimension(counted[1] + 1))]
+        return definitions
     unique = stats.string_stats.unique or len(stats.string_stats.top_values)
     if unique <= MAX_VOCABULARY:
         categorical = categorical_column_with_vocabulary_list(key, num_oov_buckets=1)

@@ -3,8 +3,12 @@
 Per feature: counts of present/missing values and values per example; for numbers mean, standard deviation
 (Chan's parallel update, numerically stable), min/max, zeros and quantiles (:class:`QuantileSketch`); for
 strings exact value frequencies (while at most ``max_tracked_values`` distinct values are seen per split),
-a distinct count (exact below the cap, then a k-minimum-values estimate) and the average length. The result
-is a ``tensorflow_metadata`` ``DatasetFeatureStatisticsList``, one dataset per split.
+a distinct count (exact below the cap, then a k-minimum-values estimate) and the average length. Integers get
+the same value frequencies and distinct count as strings, besides their number statistics: ``num_stats`` and
+``string_stats`` are exclusive in the proto, so they go to ``custom_stats`` ``"unique"`` (num) and
+``"top_values"`` (a rank histogram, label = the integer as text), read by :func:`int_top_values` — what lets
+``tfpipe.features`` fit vocabularies of integer codes. The result is a ``tensorflow_metadata``
+``DatasetFeatureStatisticsList``, one dataset per split.
 
 Example::
 
@@ -34,6 +38,8 @@ TOP_K = 1000
 MAX_TRACKED_VALUES = 200_000
 KMV_SIZE = 4096
 _HASH_SPACE = float(2 ** 64)
+UNIQUE_STAT = "unique"
+TOP_VALUES_STAT = "top_values"
 
 
 def _list_parts(array: pa.Array) -> tuple[np.ndarray, pa.Array]:
@@ -84,6 +90,8 @@ class FeatureStatsAccumulator:
             self._add_strings(flat)
         else:
             self._add_numbers(flat.to_numpy(zero_copy_only=False).astype(np.float64))
+            if self.kind == "INT":
+                self._add_counts(flat.cast(pa.int64()))
 
     def _add_numbers(self, values: np.ndarray) -> None:
         nan = np.isnan(values)
@@ -108,11 +116,19 @@ class FeatureStatsAccumulator:
             return
         values = values.cast(pa.binary()) if values.type != pa.binary() else values
         self.total_length += int(pc.sum(pc.binary_length(values)).as_py() or 0)
+        self._add_counts(values)
+
+    def _add_counts(self, values: pa.Array) -> None:
+        """Exact value frequencies (bytes or int keys) and distinct-count hashes of a batch's present values."""
+        if len(values) == 0:
+            return
         counted = pc.value_counts(values)
-        uniques = counted.field("values").to_pylist()
-        for value, count in zip(uniques, counted.field("counts").to_pylist()):
+        uniques = counted.field("values")
+        keys = uniques.to_pylist()
+        for value, count in zip(keys, counted.field("counts").to_pylist()):
             self.value_counts[value] = self.value_counts.get(value, 0) + count
-        self._add_kmv(pd.util.hash_array(np.array(uniques, dtype=object), categorize=False))
+        as_numpy = uniques.to_numpy(zero_copy_only=False) if self.kind == "INT" else np.array(keys, dtype=object)
+        self._add_kmv(pd.util.hash_array(as_numpy, categorize=False))
         self._limit_tracked()
 
     def _add_kmv(self, hashes: np.ndarray) -> None:
@@ -173,7 +189,16 @@ class FeatureStatsAccumulator:
             self._fill_string_stats(feature.string_stats)
         else:
             self._fill_num_stats(feature.num_stats)
+            if self.kind == "INT" and self.value_counts:
+                feature.custom_stats.add(name=UNIQUE_STAT, num=float(self.unique_count()))
+                top = feature.custom_stats.add(name=TOP_VALUES_STAT)
+                for rank, (value, count) in enumerate(self._ranked()[:TOP_K]):
+                    top.rank_histogram.buckets.add(low_rank=rank, high_rank=rank, label=str(value),
+                                                   sample_count=count)
         return feature
+
+    def _ranked(self) -> list:
+        return sorted(self.value_counts.items(), key=lambda item: (-item[1], item[0]))
 
     def _fill_num_stats(self, stats) -> None:
         if self.count == 0:
@@ -203,7 +228,7 @@ class FeatureStatsAccumulator:
 
     def _fill_string_stats(self, stats) -> None:
         stats.unique = self.unique_count()
-        ranked = sorted(self.value_counts.items(), key=lambda item: (-item[1], item[0]))
+        ranked = self._ranked()
         stats.avg_length = self.total_length / self.tot_num_values if self.tot_num_values else 0.0
         for rank, (value, count) in enumerate(ranked[:TOP_K]):
             text = value.decode("utf-8", errors="replace")
@@ -247,3 +272,14 @@ class DatasetStatsAccumulator:
             if name in self.features:
                 dataset.features.append(self.features[name].to_proto(name))
         return dataset
+
+
+def int_top_values(stats: statistics_pb2.FeatureNameStatistics) -> tuple[list[tuple[int, int]], int] | None:
+    """``([(value, frequency), ...] most frequent first, distinct count)`` of an integer feature, or ``None`` when
+    its statistics have no value counts (not an integer feature, or written before they were kept)."""
+    custom = {c.name: c for c in stats.custom_stats}
+    if TOP_VALUES_STAT not in custom:
+        return None
+    top = [(int(b.label), int(b.sample_count)) for b in custom[TOP_VALUES_STAT].rank_histogram.buckets]
+    unique = int(custom[UNIQUE_STAT].num) if UNIQUE_STAT in custom else len(top)
+    return top, unique

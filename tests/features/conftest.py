@@ -59,6 +59,13 @@ def _feature_stats(key: str, kind: str, rows: list[dict]) -> statistics_pb2.Feat
         edges = np.quantile(values, np.linspace(0, 1, 101))
         for low, high in zip(edges[:-1], edges[1:]):
             quantiles.buckets.add(low_value=float(low), high_value=float(high), sample_count=len(values) / 100)
+        if kind == "INT":   # integer value counts, as tfpipe preprocess keeps them (custom_stats)
+            uniques, freqs = np.unique(values.astype(np.int64), return_counts=True)
+            out.custom_stats.add(name="unique", num=float(len(uniques)))
+            top = out.custom_stats.add(name="top_values")
+            ranked = sorted(zip(uniques.tolist(), freqs.tolist()), key=lambda kv: (-kv[1], kv[0]))[:1000]
+            for rank, (value, count) in enumerate(ranked):
+                top.rank_histogram.buckets.add(low_rank=rank, high_rank=rank, label=str(value), sample_count=count)
     else:
         out.type = statistics_pb2.FeatureNameStatistics.STRING
         common = out.string_stats.common_stats

@@ -88,9 +88,25 @@ def test_multivalent_and_crossed_and_file_vocabularies(tiny_dir, tmp_path):
     assert ident.categorical.multivalent is False and ident.is_fitted
 
 
+def test_integer_vocabulary_is_fitted_from_the_value_counts(tiny_dir, adult_dir):
+    [code] = tff.fit([tff.categorical_column_with_vocabulary_list("code", top_k=4)], tiny_dir)
+    codes = [r["code"] for r in tiny_rows(400, 0)]
+    ranked = sorted(set(codes), key=lambda v: (-codes.count(v), v))
+    assert code.dtype == "int64" and code.vocabulary == tuple(ranked[:4])
+    # The real pipeline's statistics (Adult's education-num: 16 codes, every one seen >= 5 times).
+    [education] = tff.fit([tff.categorical_column_with_vocabulary_list("education-num", min_count=5)], adult_dir)
+    assert sorted(education.vocabulary) == list(range(1, 17))
+
+
 def test_fit_rejects_what_statistics_cannot_give(tiny_dir):
-    with pytest.raises(ValueError, match="integer vocabularies"):
-        tff.fit([tff.categorical_column_with_vocabulary_list("code")], tiny_dir)
+    from tfpipe.features import artifacts
+
+    stats = artifacts.load_statistics(tiny_dir)
+    for dataset in stats.datasets:
+        for feature in dataset.features:
+            del feature.custom_stats[:]      # statistics of an older tfpipe: no integer value counts
+    with pytest.raises(ValueError, match="value counts"):
+        tff.fit([tff.categorical_column_with_vocabulary_list("code")], stats, schema=tiny_dir)
     with pytest.raises(ValueError, match="single-valued"):
         tff.fit([tff.crossed_column(["tags", "color"], 10)], tiny_dir)
     with pytest.raises(ValueError, match="string feature"):

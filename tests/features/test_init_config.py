@@ -15,7 +15,9 @@ def test_default_config_rules(tiny_dir):
     for definition in defs:
         by_kind.setdefault(definition.raw_keys[0], []).append(type(definition).__name__)
     assert set(by_kind) == {"age", "hours-per-week", "color", "tags", "code"}  # label excluded
-    assert by_kind["age"] == ["NumericColumn", "BucketizedColumn"]
+    assert by_kind["age"] == ["NumericColumn", "BucketizedColumn"]                 # 73 distinct integers
+    # 10 distinct integer codes: the number and the category both.
+    assert by_kind["code"] == ["NumericColumn", "BucketizedColumn", "IndicatorColumn", "EmbeddingColumn"]
     assert by_kind["color"] == ["IndicatorColumn", "EmbeddingColumn"]
     age = next(d for d in defs if d.raw_keys[0] == "age")
     assert age == tff.numeric_column("age", normalizer="zscore")
@@ -62,7 +64,7 @@ def test_cli_init_output_trains_without_edits(tiny_dir, tmp_path, capsys):
     features_cli.register(parser.add_subparsers(dest="command"))
     output = tmp_path / "features.pbtxt"
     args = parser.parse_args(["features", "init", "--data", tiny_dir, "--output", str(output)])
-    assert args.handler(args) == 0 and "wrote 10" in capsys.readouterr().out  # 5 columns, 2 definitions each
+    assert args.handler(args) == 0 and "wrote 12" in capsys.readouterr().out  # 5 columns x 2, + 2 for the code
     assert "label" not in {d.raw_keys[0] for d in tff.load_config(output)}
     loss = train_briefly(tiny_dir, output)
     assert np.all(np.isfinite(loss))

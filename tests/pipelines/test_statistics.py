@@ -7,7 +7,7 @@ import pytest
 
 from tfpipe.demo import ADULT_COLUMNS
 from tfpipe.pipelines.artifacts import load_statistics
-from tfpipe.pipelines.statistics import NUM_QUANTILE_BUCKETS
+from tfpipe.pipelines.statistics import NUM_QUANTILE_BUCKETS, TOP_K, DatasetStatsAccumulator, int_top_values
 
 
 @pytest.fixture(scope="module")
@@ -61,3 +61,31 @@ def test_string_statistics_match_pandas(train_stats, frame, column):
     frequencies = [value.frequency for value in stats.top_values]
     assert frequencies == sorted(frequencies, reverse=True)
     assert stats.avg_length == pytest.approx(present.str.len().mean(), rel=1e-6)  # a float32 field
+
+
+@pytest.mark.parametrize("column", ["education-num", "age", "fnlwgt"])
+def test_integer_value_counts_match_pandas(train_stats, frame, column):
+    """Integers keep exact frequencies and distinct counts too (custom_stats), so integer codes can be fitted."""
+    top, unique = int_top_values(train_stats[column])
+    counts = frame[column].value_counts()
+    assert unique == counts.size
+    expected = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_K]
+    assert top == [(int(v), int(c)) for v, c in expected]
+    assert train_stats[column].num_stats.mean == pytest.approx(frame[column].mean(), rel=1e-12)   # still a number
+
+
+def test_integer_counts_merge_across_workers_and_skip_other_kinds():
+    import pyarrow as pa
+
+    rng = np.random.default_rng(0)
+    values = rng.integers(-5, 40, 3000)
+    whole = DatasetStatsAccumulator("train")
+    whole.add_batch({"c": pa.array(values), "x": pa.array(values * 0.5)}, {"c": "INT", "x": "FLOAT"})
+    parts = [DatasetStatsAccumulator("train") for _ in range(3)]
+    for part, chunk in zip(parts, np.array_split(values, 3)):
+        part.add_batch({"c": pa.array(chunk), "x": pa.array(chunk * 0.5)}, {"c": "INT", "x": "FLOAT"})
+    merged = parts[0].merge(parts[1]).merge(parts[2])
+    by_name = {f.path.step[0]: f for f in merged.to_proto().features}
+    assert int_top_values(by_name["c"]) == int_top_values(whole.to_proto().features[0])
+    assert int_top_values(by_name["c"])[1] == len(set(values.tolist()))
+    assert int_top_values(by_name["x"]) is None
