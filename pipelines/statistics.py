@@ -6,7 +6,8 @@ strings exact value frequencies (while at most ``max_tracked_values`` distinct v
 a distinct count (exact below the cap, then a k-minimum-values estimate) and the average length. Integers get
 the same value frequencies and distinct count as strings, besides their number statistics: ``num_stats`` and
 ``string_stats`` are exclusive in the proto, so they go to ``custom_stats`` ``"unique"`` (num) and
-``"top_values"`` (a rank histogram, label = the integer as text), read by :func:`int_top_values` — what lets
+``"top_values"`` (a rank histogram, label = the integer as text; left empty above ``MAX_TRACKED_INT_VALUES``
+distinct values, where only the estimated distinct count is kept), read by :func:`int_top_values` — what lets
 ``tfpipe.features`` fit vocabularies of integer codes. The result is a ``tensorflow_metadata``
 ``DatasetFeatureStatisticsList``, one dataset per split.
 
@@ -36,6 +37,7 @@ NUM_QUANTILE_BUCKETS = 100
 NUM_STANDARD_BUCKETS = 10
 TOP_K = 1000
 MAX_TRACKED_VALUES = 200_000
+MAX_TRACKED_INT_VALUES = 10_000   # integers with more distinct values get a distinct count only
 KMV_SIZE = 4096
 _HASH_SPACE = float(2 ** 64)
 UNIQUE_STAT = "unique"
@@ -135,6 +137,12 @@ class FeatureStatsAccumulator:
         self.kmv = np.unique(np.concatenate([self.kmv, hashes.astype(np.uint64)]))[:KMV_SIZE]
 
     def _limit_tracked(self) -> None:
+        if self.kind == "INT" and (self.counts_truncated or len(self.value_counts) > MAX_TRACKED_INT_VALUES):
+            # Many distinct integers: a measurement or an id, not codes. Stop counting (keeps merges cheap);
+            # the distinct count goes on from the k-minimum-values hashes.
+            self.value_counts = {}
+            self.counts_truncated = True
+            return
         if len(self.value_counts) > MAX_TRACKED_VALUES:
             kept = sorted(self.value_counts.items(), key=lambda item: (-item[1], item[0]))[:MAX_TRACKED_VALUES // 2]
             self.value_counts = dict(kept)
@@ -189,7 +197,7 @@ class FeatureStatsAccumulator:
             self._fill_string_stats(feature.string_stats)
         else:
             self._fill_num_stats(feature.num_stats)
-            if self.kind == "INT" and self.value_counts:
+            if self.kind == "INT" and (self.value_counts or self.counts_truncated):
                 feature.custom_stats.add(name=UNIQUE_STAT, num=float(self.unique_count()))
                 top = feature.custom_stats.add(name=TOP_VALUES_STAT)
                 for rank, (value, count) in enumerate(self._ranked()[:TOP_K]):
