@@ -14,7 +14,9 @@ def register(subparsers) -> None:
     p.add_argument("--data", required=True, help="output DIR of `tfpipe preprocess`")
     p.add_argument("--label", default=None, help="label column (default: the manifest's label)")
     p.add_argument("--ensemble", choices=("bagging", "boosting", "stacking"), default="bagging")
-    p.add_argument("--output", required=True, help="MODEL_DIR to write")
+    p.add_argument("--output", required=True, help="MODEL_DIR to write (built aside, moved into place at the end)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing MODEL_DIR, only if it is an earlier `tfpipe train` output")
     p.add_argument("--features", default=None,
                    help="features.pbtxt (default: DIR/features.pbtxt from `features init`, else the default config)")
     p.add_argument("--members", type=int, default=8,
@@ -64,6 +66,7 @@ def run_train(args) -> int:
         folds=args.folds, boosting=args.boosting, shrinkage=args.shrinkage, corrective=not args.no_corrective,
         learning_rate=args.learning_rate, eval_fraction=args.eval_fraction, patience=args.patience,
         report=not args.no_report, jit_compile=args.jit_compile, gbdt_params=args.gbdt_param,
-        bootstrap=not args.no_bootstrap, gbdt_rounds=args.gbdt_rounds, gbdt_early_stopping=args.gbdt_early_stopping, gbdt_device=args.gbdt_device)
+        bootstrap=not args.no_bootstrap, gbdt_rounds=args.gbdt_rounds, gbdt_early_stopping=args.gbdt_early_stopping,
+        gbdt_device=args.gbdt_device, overwrite=args.overwrite)
     print(f"saved model: {result.saved_model_dir}\nmetrics: {result.metrics_path}\nreport: {result.report_path}")
     return 0

@@ -157,8 +157,13 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
                    eval_fraction: float = 0.1, patience: int = 2, verbose="auto", report: bool = True,
                    metric_splits: tuple | None = None, jit_compile: bool | str = False,
                    strategy_devices: list | None = None, gbdt_params=(), gbdt_rounds: int = 2000,
-                   gbdt_early_stopping: int = 50, gbdt_device: str = "auto", bootstrap: bool = True) -> TrainResult:
+                   gbdt_early_stopping: int = 50, gbdt_device: str = "auto", bootstrap: bool = True,
+                   overwrite: bool = False) -> TrainResult:
     """Trains an ensemble on a preprocessed DIR and writes ``output_dir/{saved_model,metrics.json,report.html}``.
+
+    The model is built in a temporary sibling and moved into place at the end (a crash or ``kill -9`` leaves no
+    half-written ``output_dir``); an existing ``output_dir`` is replaced only with ``overwrite`` and only when it is
+    a previous ``tfpipe train`` output (its ``model.json``), see :mod:`tfpipe.pipelines.publish`.
 
     ``label`` defaults to the manifest label. ``members`` is K for bagging, the number of stages for boosting
     and the number of base members for stacking; ``member_kind`` a kind or comma list the members cycle
@@ -166,29 +171,59 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     ``gbdt_rounds`` / ``gbdt_early_stopping`` its rounds and patience, ``gbdt_device`` auto|cpu|cuda). Returns a
     :class:`TrainResult`; see the module docstring for the steps and ``ensembles/README.md`` for the options.
     """
-    import keras
+    import shutil
 
-    from tfpipe import features as tff
     from tfpipe.ensembles import records
-    from tfpipe.ensembles.base import FitOptions
     from tfpipe.ensembles.gbdt import GBDTConfig, parse_gbdt_params
-    from tfpipe.ensembles.distribute import make_strategy
-    from tfpipe.ensembles.export import export_saved_model, make_serving_function
-    from tfpipe.ensembles.metrics import ensemble_metrics, format_metrics
-    from tfpipe.ensembles.precision import policy_scope, resolve_precision
-    from tfpipe.ensembles.task import task_from_label_spec
     from tfpipe.features import artifacts
+    from tfpipe.pipelines import publish
 
     start = time.time()
     if ensemble not in ENSEMBLES:
         raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
     gbdt_config = GBDTConfig(num_boost_round=gbdt_rounds, early_stopping_rounds=gbdt_early_stopping,
                              params=parse_gbdt_params(gbdt_params), device=gbdt_device)
-    os.makedirs(output_dir, exist_ok=True)
     label = label or artifacts.load_manifest(data_dir).get("label")
     if not label:
         raise ValueError("no --label given and the manifest names none")
+    final_dir = publish.check_replaceable(output_dir, publish.MODEL, overwrite)   # refuse before any work
+    work_dir = publish.make_work_dir(final_dir)
+    try:
+        result = _train(data_dir, work_dir, final_dir, label, ensemble, members, epochs, batch_size, precision,
+                        strategy, seed, features_config, task, member_kind, hidden, feature_fraction, folds, boosting,
+                        shrinkage, corrective, learning_rate, eval_fraction, patience, verbose, report,
+                        metric_splits, jit_compile, strategy_devices, gbdt_config, gbdt_rounds, gbdt_early_stopping,
+                        bootstrap, start)
+        records.write_json(os.path.join(work_dir, publish.MODEL.marker),
+                           {"format": "tfpipe.model/1", "ensemble": ensemble, "label": label,
+                            "data_dir": os.path.abspath(data_dir), "members": result.metadata["member_names"]})
+        publish.publish(work_dir, final_dir, publish.MODEL, overwrite)
+    except BaseException:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        raise
+    return result
+
+
+def _train(data_dir, output_dir, final_dir, label, ensemble, members, epochs, batch_size, precision, strategy, seed,
+           features_config, task, member_kind, hidden, feature_fraction, folds, boosting, shrinkage, corrective,
+           learning_rate, eval_fraction, patience, verbose, report, metric_splits, jit_compile, strategy_devices,
+           gbdt_config, gbdt_rounds, gbdt_early_stopping, bootstrap, start) -> TrainResult:
+    """The steps of :func:`train_ensemble`, writing into ``output_dir`` (the work dir that becomes
+    ``final_dir``); the paths in the result are the final ones."""
+    import keras
+
+    from tfpipe import features as tff
+    from tfpipe.ensembles import records
+    from tfpipe.ensembles.base import FitOptions
+    from tfpipe.ensembles.distribute import make_strategy
+    from tfpipe.ensembles.export import export_saved_model, make_serving_function
+    from tfpipe.ensembles.metrics import ensemble_metrics, format_metrics
+    from tfpipe.ensembles.precision import policy_scope, resolve_precision
+    from tfpipe.ensembles.task import task_from_label_spec
+
     keras.utils.set_random_seed(seed)
+
+    from tfpipe.ensembles.gbdt import save_boosters
 
     # 1. features (float32, built before any mixed policy is set)
     fitted, schema, stats, source = _load_definitions(data_dir, features_config, label)
@@ -247,8 +282,6 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
                     "feature_fraction": feature_fraction, "folds": folds, "boosting": boosting, "bootstrap": bootstrap,
                     "learning_rate": learning_rate},
     }
-    from tfpipe.ensembles.gbdt import save_boosters
-
     save_boosters(model, os.path.join(output_dir, "gbdt"))
     serve_fn = make_serving_function(model, compiled.parse_spec, compiled.preprocessor)
     saved_model_dir = export_saved_model(model, compiled.parse_spec, compiled.preprocessor,
@@ -267,5 +300,6 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
         from tfpipe.ensembles.report import write_report
 
         report_path = write_report(output_dir, metrics, history, metadata)
-    return TrainResult(output_dir, saved_model_dir, metrics_path, report_path, metrics, history, metadata,
-                       ensemble=model, serve_fn=serve_fn, seconds=time.time() - start)
+    final = lambda path: None if path is None else os.path.join(final_dir, os.path.relpath(path, output_dir))  # noqa: E731
+    return TrainResult(final_dir, final(saved_model_dir), final(metrics_path), final(report_path), metrics, history,
+                       metadata, ensemble=model, serve_fn=serve_fn, seconds=time.time() - start)

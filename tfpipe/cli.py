@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # Module path of every subcommand group, in the order they are listed in ``tfpipe --help``.
@@ -39,7 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown and not getattr(args, "accepts_extra_args", False):
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     args.extra_args = unknown
-    return int(args.handler(args) or 0)
+    try:
+        return int(args.handler(args) or 0)
+    except (ValueError, FileNotFoundError, NotADirectoryError, KeyError) as error:
+        # Bad input (a path, a column, a refused --output...): one clear line, no traceback; TFPIPE_DEBUG=1 for it.
+        if os.environ.get("TFPIPE_DEBUG"):
+            raise
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"tfpipe {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

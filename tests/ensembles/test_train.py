@@ -51,3 +51,50 @@ def test_train_cli_parses_and_runs(adult_small_dir, tmp_path, capsys):
     assert meta["precision"] == "mixed_bfloat16" and meta["members"] == 2
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--data", "x", "--output", "y", "--ensemble", "forest"])
+
+
+def _train_cli(data_dir, out, *extra, epochs="1"):
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "tfpipe.cli", "train", "--data", data_dir, "--output", out,
+                             "--ensemble", "bagging", "--members", "1", "--epochs", epochs, "--hidden", "8",
+                             "--no-report", *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_train_publishes_atomically_and_replaces_only_its_own_models(adult_small_dir, tmp_path):
+    """kill -9 mid-training leaves no MODEL_DIR; --overwrite replaces an earlier model, never a user's folder."""
+    import glob
+    import signal
+    import time
+
+    out = str(tmp_path / "model")
+    job = _train_cli(adult_small_dir, out, epochs="500")
+    deadline = time.time() + 120
+    while time.time() < deadline and not glob.glob(str(tmp_path / ".model.tmp-*" / "features.pbtxt")):
+        time.sleep(0.2)
+    assert glob.glob(str(tmp_path / ".model.tmp-*" / "features.pbtxt")), "training never started"
+    time.sleep(1.0)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    assert not os.path.exists(out)                      # nothing half-written under the name the user asked for
+
+    first = _train_cli(adult_small_dir, out)             # the leftover temporary sibling does not get in the way
+    assert first.wait() == 0, first.stdout.read()
+    marker = json.load(open(os.path.join(out, "model.json")))
+    assert marker["format"].startswith("tfpipe.model/") and marker["ensemble"] == "bagging"
+    again = _train_cli(adult_small_dir, out)
+    assert again.wait() == 2 and "--overwrite" in again.stdout.read()
+    before = os.stat(os.path.join(out, "model.json")).st_mtime_ns
+    replaced = _train_cli(adult_small_dir, out, "--overwrite")
+    assert replaced.wait() == 0 and os.stat(os.path.join(out, "model.json")).st_mtime_ns != before
+
+    users = tmp_path / "notes"
+    users.mkdir()
+    (users / "todo.txt").write_text("keep me")
+    refused = _train_cli(adult_small_dir, str(users), "--overwrite")
+    assert refused.wait() == 2 and "not a tfpipe model" in refused.stdout.read()
+    assert (users / "todo.txt").read_text() == "keep me" and sorted(os.listdir(users)) == ["todo.txt"]
+    with pytest.raises(ValueError, match="not a tfpipe model"):
+        train_ensemble(adult_small_dir, adult_small_dir, overwrite=True)   # a dataset is not a model
+    assert os.path.exists(os.path.join(adult_small_dir, "manifest.json"))
