@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from tfpipe.features.init_config import DEFAULT_NUMERIC_EMBEDDING, NUMERIC_EMBEDDINGS
+
 
 def init(args: argparse.Namespace) -> int:
     """Handler of ``tfpipe features init`` (imports the feature modules lazily)."""
@@ -17,7 +19,8 @@ def init(args: argparse.Namespace) -> int:
     from tfpipe.features.init_config import default_config
 
     label = args.label if args.label is not None else artifacts.load_manifest(args.data).get("label")
-    definitions = default_config(args.data, args.data, label=label or None, split=args.split)
+    definitions = default_config(args.data, args.data, label=label or None, split=args.split,
+                                 numeric_embedding=args.numeric_embedding)
     output = args.output or os.path.join(args.data, "features.pbtxt")
     save_config(definitions, output, label=label or None)
     print(f"wrote {len(definitions)} feature definitions to {output}")
@@ -33,4 +36,7 @@ def register(subparsers) -> None:
     init_parser.add_argument("--output", help="config file to write (default: DIR/features.pbtxt)")
     init_parser.add_argument("--label", help="label column to leave out (default: the manifest's label)")
     init_parser.add_argument("--split", default="train", help="statistics split to base defaults on")
+    init_parser.add_argument("--numeric-embedding", choices=NUMERIC_EMBEDDINGS, default=DEFAULT_NUMERIC_EMBEDDING,
+                             help="also embed every number: learned periodic embeddings, piecewise-linear "
+                                  f"encoding, or none (default: {DEFAULT_NUMERIC_EMBEDDING})")
     init_parser.set_defaults(handler=init)

@@ -17,25 +17,29 @@ Example::
 """
 from __future__ import annotations
 
-from tfpipe.features import artifacts
-from tfpipe.pipelines.statistics import int_top_values
 from tfpipe.features.definitions import (
     bucketized_column, categorical_column_with_hash_bucket, categorical_column_with_vocabulary_list,
-    embedding_column, indicator_column, numeric_column)
+    embedding_column, indicator_column, numeric_column, periodic_column, piecewise_linear_column)
 
 MAX_VOCABULARY = 100
 MAX_INT_CATEGORIES = 64
+NUMERIC_EMBEDDINGS = ("none", "periodic", "piecewise_linear")
+DEFAULT_NUMERIC_EMBEDDING = "none"
+PERIODIC_SIGMA = 1.0
+PIECEWISE_BINS = 16
 NUM_BUCKETS = 10
 MAX_HASH_BUCKETS = 100_000
 
 
-def default_definitions(key: str, dtype: str, stats) -> list:
+def default_definitions(key: str, dtype: str, stats, numeric_embedding: str = DEFAULT_NUMERIC_EMBEDDING) -> list:
     """The default definitions of one feature (none when it has no statistics to fit from).
 
     A number gives its normalized value (dense) and its quantile buckets (wide), so that linear members see
     non-linear effects; a small categorical gives its one-hot (wide) and an embedding (deep); a large one an
     embedding of its hash buckets.
     """
+    if numeric_embedding not in NUMERIC_EMBEDDINGS:
+        raise ValueError(f"numeric_embedding must be one of {NUMERIC_EMBEDDINGS}, got {numeric_embedding!r}")
     if stats is None:
         return []
     if dtype in ("int64", "float32"):
@@ -43,6 +47,12 @@ def default_definitions(key: str, dtype: str, stats) -> list:
         log = num.min >= 0 and num.max > 100 * max(num.median, 1.0)
         numeric = numeric_column(key, normalizer="log" if log else "zscore")
         definitions = [numeric, bucketized_column(numeric, num_buckets=NUM_BUCKETS)]
+        if numeric_embedding == "periodic" and num.max > num.min:
+            definitions.append(periodic_column(numeric, n_frequencies=16, sigma=PERIODIC_SIGMA, dimension=8))
+        elif numeric_embedding == "piecewise_linear" and num.max > num.min:
+            definitions.append(piecewise_linear_column(numeric, num_bins=PIECEWISE_BINS))
+        from tfpipe.pipelines.statistics import int_top_values
+
         counted = int_top_values(stats) if dtype == "int64" else None
         if counted is not None and 2 < counted[1] <= MAX_INT_CATEGORIES:
             # Few distinct integers: codes (industry, store, region...) or a small count; nothing in the data tells
@@ -63,14 +73,20 @@ def _dimension(unique: int) -> int:
     return min(32, max(2, round(6 * unique ** 0.25)))
 
 
-def default_config(schema, statistics, label: str | None = None, split: str | None = "train") -> tuple:
+def default_config(schema, statistics, label: str | None = None, split: str | None = "train",
+                   numeric_embedding: str = DEFAULT_NUMERIC_EMBEDDING) -> tuple:
     """Unfitted default definitions of every schema feature but ``label``, in schema order.
+
+    ``numeric_embedding`` adds to every non-constant number a ``periodic_column`` (sigma ``PERIODIC_SIGMA``, 16
+    frequencies, 8 outputs), a ``piecewise_linear_column`` (``PIECEWISE_BINS`` bins) or nothing (``"none"``).
 
     ``schema``/``statistics``: messages or a preprocessed DIR. Example::
 
         >>> [d.name for d in default_config(d, d, label="income")][:3]   # doctest: +SKIP
         ['age', 'workclass_indicator', 'fnlwgt']
     """
+    from tfpipe.features import artifacts
+
     schema = artifacts.load_schema(schema)
     dataset = artifacts.split_statistics(artifacts.load_statistics(statistics), split)
     definitions = []
@@ -81,5 +97,6 @@ def default_config(schema, statistics, label: str | None = None, split: str | No
             stats = artifacts.feature_statistics(dataset, feature.name)
         except KeyError:
             stats = None
-        definitions += default_definitions(feature.name, artifacts.feature_dtype(feature.name, schema, stats), stats)
+        definitions += default_definitions(feature.name, artifacts.feature_dtype(feature.name, schema, stats), stats,
+                                           numeric_embedding)
     return tuple(definitions)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pytest
 
 from tfpipe import features as tff
 from tfpipe.features import cli as features_cli
@@ -68,3 +69,15 @@ def test_cli_init_output_trains_without_edits(tiny_dir, tmp_path, capsys):
     assert "label" not in {d.raw_keys[0] for d in tff.load_config(output)}
     loss = train_briefly(tiny_dir, output)
     assert np.all(np.isfinite(loss))
+
+
+def test_numeric_embedding_option_adds_one_encoding_per_number(tiny_dir):
+    plain = tff.default_config(tiny_dir, tiny_dir, label="label")
+    for embedding, kind in (("periodic", tff.PeriodicColumn), ("piecewise_linear", tff.PiecewiseLinearColumn)):
+        defs = tff.default_config(tiny_dir, tiny_dir, label="label", numeric_embedding=embedding)
+        added = [d for d in defs if d not in plain]
+        assert [type(d) for d in added] == [kind] * 3 and {d.key for d in added} == {"age", "hours-per-week", "code"}
+        compiled = tff.compile_features(tff.fit(defs, tiny_dir))
+        assert bool(compiled.periodic_specs) == (embedding == "periodic")
+    with pytest.raises(ValueError, match="numeric_embedding"):
+        tff.default_config(tiny_dir, tiny_dir, label="label", numeric_embedding="fourier")
