@@ -82,12 +82,24 @@ def fit_keras(model: keras.Model, train_ds, eval_ds, loss, options: FitOptions, 
     with warnings.catch_warnings():  # finite datasets of unknown length: Keras warns at the end of epoch 1
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         history = model.fit(train_ds, validation_data=eval_ds, epochs=epochs or options.epochs,
-                            callbacks=callbacks, verbose=options.verbose, steps_per_epoch=options.steps_per_epoch,
+                            callbacks=callbacks, verbose=keras_verbosity(options.verbose),
+                            steps_per_epoch=options.steps_per_epoch,
                             shuffle=False)
     out = {"phase": phase, "loss": [float(v) for v in history.history.get("loss", [])]}
     if "val_loss" in history.history:
         out["val_loss"] = [float(v) for v in history.history["val_loss"]]
     return out
+
+
+def keras_verbosity(verbose, stream=None):
+    """``"auto"`` → Keras's live progress bar (1) on a terminal, one line per epoch (2) anywhere else (a log
+    file, CI, ``nohup``), where the bar's carriage-return updates pile up into kilobytes per epoch."""
+    import sys
+
+    if verbose != "auto":
+        return verbose
+    stream = stream if stream is not None else sys.stdout
+    return 1 if getattr(stream, "isatty", lambda: False)() else 2
 
 
 def label_column(y, rank: int):

@@ -69,11 +69,12 @@ def is_output_of(path: str, kind: OutputKind) -> bool:
 def check_replaceable(path: str, kind: OutputKind, overwrite: bool) -> str:
     """Raises :class:`NotATfpipeOutput` unless ``path`` may be written; returns its absolute path.
 
-    Allowed: ``path`` does not exist; or it exists, ``overwrite`` is set and it is a previous ``kind`` output.
+    Allowed: ``path`` does not exist or is an empty directory; or it exists, ``overwrite`` is set and it is a
+    previous ``kind`` output.
     """
     path = os.path.abspath(path)
-    if not os.path.lexists(path):
-        return path
+    if not os.path.lexists(path) or (os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path)):
+        return path   # absent, or an empty directory (e.g. made by mkdtemp): nothing to lose
     if not overwrite:
         raise NotATfpipeOutput(f"{path} exists; pass --overwrite to replace it (only a previous "
                                f"{kind.writer} output is ever replaced)")

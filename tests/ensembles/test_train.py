@@ -80,7 +80,10 @@ def test_train_publishes_atomically_and_replaces_only_its_own_models(adult_small
     assert not os.path.exists(out)                      # nothing half-written under the name the user asked for
 
     first = _train_cli(adult_small_dir, out)             # the leftover temporary sibling does not get in the way
-    assert first.wait() == 0, first.stdout.read()
+    log = first.stdout.read()
+    assert first.wait() == 0, log
+    # Not a terminal: one line per epoch, no progress-bar fragments.
+    assert "\r" not in log and "\x08" not in log and log.count("\n") < 60 and "val_loss" in log
     marker = json.load(open(os.path.join(out, "model.json")))
     assert marker["format"].startswith("tfpipe.model/") and marker["ensemble"] == "bagging"
     again = _train_cli(adult_small_dir, out)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import xgboost as xgb
 
@@ -103,3 +104,26 @@ def test_prediction_from_a_hand_made_example(trained):
                                  "capital-gain": 0, "education": "11th", "education-num": 7})
     out = predict_examples(model, [make_example(row), make_example(young)])
     assert out["predictions"].dtype == np.float32 and out["predictions"][0] > out["predictions"][1]
+
+
+def test_bad_input_gets_invalid_argument_naming_the_feature(trained):
+    """Malformed bytes and a feature of the wrong type: InvalidArgument (naming the feature), not a crash; a
+    missing feature is imputed as in training."""
+    from tfpipe.serving.export import make_example
+
+    serve = load_saved_model(trained.saved_model_dir).signatures["serving_default"]
+    good = make_example({"age": 40, "workclass": "Private", "education": "Bachelors", "hours-per-week": 50})
+    # (ASCII garbage: TensorFlow quotes the bytes in its message, and its Python binding cannot decode a message
+    # holding invalid UTF-8 — that case surfaces as UnicodeDecodeError in Python, InvalidArgument elsewhere.)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="parse"):
+        serve(examples=tf.constant([good, b"not a tf.Example"]))
+    wrong = tf.train.Example()
+    wrong.features.feature["age"].bytes_list.value.append(b"forty")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="age"):
+        serve(examples=tf.constant([wrong.SerializeToString()]))
+    two_ages = tf.train.Example()
+    two_ages.features.feature["age"].int64_list.value.extend([40, 41])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="age"):
+        serve(examples=tf.constant([two_ages.SerializeToString()]))
+    out = serve(examples=tf.constant([good, tf.train.Example().SerializeToString()]))   # features left out
+    assert np.isfinite(out["predictions"].numpy()).all() and np.isfinite(out["member_predictions"].numpy()).all()
