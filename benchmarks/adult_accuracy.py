@@ -151,8 +151,9 @@ def main(argv=None) -> int:
     p.add_argument("--ensembles", default="gbdt,bagging,boosting,stacking,stack_gbdt_nn")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--out", default="")
-    p.add_argument("--features", default="tuned", choices=["tuned", "default"],
-                   help="tuned: the config below; default: what `tfpipe features init` writes")
+    p.add_argument("--features", default="default", choices=["tuned", "default"],
+                   help="default: what `tfpipe features init` writes (periodic number embeddings included); "
+                        "tuned: the hand-made config below")
     args = p.parse_args(argv)
 
     from tfpipe.ensembles.train import train_ensemble

@@ -53,8 +53,9 @@ def test_features_init_on_adult_trains_without_edits(adult_dir, tmp_path):
     assert args.handler(args) == 0
     defs = tff.load_config(output)
     assert "income" not in {k for d in defs for k in d.raw_keys}
-    # 6 numbers (value + buckets), 8 categoricals (one-hot + embedding), education-num (16 codes) also categorical
-    assert len(defs) == 6 * 2 + 8 * 2 + 2
+    # 6 numbers (value + buckets + periodic embedding), 8 categoricals (one-hot + embedding), education-num
+    # (16 integer codes) also categorical
+    assert len(defs) == 6 * 3 + 8 * 2 + 2
     loss = train_briefly(adult_dir, output, steps=60)
     # 0.55 is the log loss of always predicting the base rate (24% >50K): the model must do better.
     assert np.all(np.isfinite(loss)) and loss[-1] < 0.5, loss

@@ -16,9 +16,10 @@ def test_default_config_rules(tiny_dir):
     for definition in defs:
         by_kind.setdefault(definition.raw_keys[0], []).append(type(definition).__name__)
     assert set(by_kind) == {"age", "hours-per-week", "color", "tags", "code"}  # label excluded
-    assert by_kind["age"] == ["NumericColumn", "BucketizedColumn"]                 # 73 distinct integers
+    assert by_kind["age"] == ["NumericColumn", "BucketizedColumn", "PeriodicColumn"]   # 73 distinct integers
     # 10 distinct integer codes: the number and the category both.
-    assert by_kind["code"] == ["NumericColumn", "BucketizedColumn", "IndicatorColumn", "EmbeddingColumn"]
+    assert by_kind["code"] == ["NumericColumn", "BucketizedColumn", "PeriodicColumn", "IndicatorColumn",
+                               "EmbeddingColumn"]
     assert by_kind["color"] == ["IndicatorColumn", "EmbeddingColumn"]
     age = next(d for d in defs if d.raw_keys[0] == "age")
     assert age == tff.numeric_column("age", normalizer="zscore")
@@ -35,8 +36,10 @@ def test_large_and_skewed_columns():
     assert isinstance(big, tff.EmbeddingColumn) and big.categorical.hash_bucket_size == 10000
     money = statistics_pb2.FeatureNameStatistics()
     money.num_stats.min, money.num_stats.max, money.num_stats.median = 0, 99999, 0
-    numeric, buckets = default_definitions("capital-gain", "int64", money)
+    numeric, buckets = default_definitions("capital-gain", "int64", money, numeric_embedding="none")
     assert numeric.normalizer == "log" and buckets.num_buckets == 10
+    *_, periodic = default_definitions("capital-gain", "int64", money)
+    assert periodic == tff.periodic_column(numeric, n_frequencies=16, sigma=1.0, dimension=8)
 
 
 def train_briefly(data_dir, config_path, steps=20):
@@ -65,14 +68,14 @@ def test_cli_init_output_trains_without_edits(tiny_dir, tmp_path, capsys):
     features_cli.register(parser.add_subparsers(dest="command"))
     output = tmp_path / "features.pbtxt"
     args = parser.parse_args(["features", "init", "--data", tiny_dir, "--output", str(output)])
-    assert args.handler(args) == 0 and "wrote 12" in capsys.readouterr().out  # 5 columns x 2, + 2 for the code
+    assert args.handler(args) == 0 and "wrote 15" in capsys.readouterr().out  # 5 columns x 2, + 3 periodic, + 2 for the code
     assert "label" not in {d.raw_keys[0] for d in tff.load_config(output)}
     loss = train_briefly(tiny_dir, output)
     assert np.all(np.isfinite(loss))
 
 
 def test_numeric_embedding_option_adds_one_encoding_per_number(tiny_dir):
-    plain = tff.default_config(tiny_dir, tiny_dir, label="label")
+    plain = tff.default_config(tiny_dir, tiny_dir, label="label", numeric_embedding="none")
     for embedding, kind in (("periodic", tff.PeriodicColumn), ("piecewise_linear", tff.PiecewiseLinearColumn)):
         defs = tff.default_config(tiny_dir, tiny_dir, label="label", numeric_embedding=embedding)
         added = [d for d in defs if d not in plain]
