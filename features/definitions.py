@@ -62,6 +62,27 @@ def _vocabulary_tuple(vocabulary, dtype):
     return values
 
 
+def _increasing(values, minimum: int, what: str) -> tuple[float, ...]:
+    """``values`` as a tuple of finite, strictly increasing floats, at least ``minimum`` of them."""
+    bounds = tuple(float(b) for b in values)
+    _check(len(bounds) >= minimum, f"{what} need at least {minimum} value(s)")
+    _check(all(math.isfinite(b) for b in bounds), f"{what} must be finite")
+    _check(all(a < b for a, b in zip(bounds, bounds[1:])), f"{what} must be strictly increasing")
+    return bounds
+
+
+class _OfNumber:
+    """Definitions derived from one numeric column (``source``): its key is theirs."""
+
+    @property
+    def key(self) -> str:
+        return self.source.key
+
+    @property
+    def raw_keys(self) -> tuple[str, ...]:
+        return (self.source.key,)
+
+
 @dataclasses.dataclass(frozen=True)
 class NumericColumn:
     """A single number per example, optionally normalized (see :func:`numeric_column`)."""
@@ -102,7 +123,7 @@ class NumericColumn:
 
 
 @dataclasses.dataclass(frozen=True)
-class BucketizedColumn:
+class BucketizedColumn(_OfNumber):
     """Bucket ids of a numeric column (see :func:`bucketized_column`)."""
 
     source: NumericColumn
@@ -112,11 +133,7 @@ class BucketizedColumn:
     def __post_init__(self):
         _check(isinstance(self.source, NumericColumn), "bucketized_column needs a numeric_column source")
         if self.boundaries is not None:
-            bounds = tuple(float(b) for b in self.boundaries)
-            _check(len(bounds) > 0, "boundaries must not be empty")
-            _check(all(math.isfinite(b) for b in bounds), "boundaries must be finite")
-            _check(all(a < b for a, b in zip(bounds, bounds[1:])), "boundaries must be strictly increasing")
-            object.__setattr__(self, "boundaries", bounds)
+            object.__setattr__(self, "boundaries", _increasing(self.boundaries, 1, "boundaries"))
         _check(self.boundaries is not None or self.num_buckets is not None,
                "bucketized_column needs boundaries or num_buckets")
         _check(self.num_buckets is None or (isinstance(self.num_buckets, int) and self.num_buckets >= 2),
@@ -125,14 +142,6 @@ class BucketizedColumn:
     @property
     def name(self) -> str:
         return f"{self.source.key}_bucketized"
-
-    @property
-    def key(self) -> str:
-        return self.source.key
-
-    @property
-    def raw_keys(self) -> tuple[str, ...]:
-        return (self.source.key,)
 
     @property
     def multivalent(self) -> bool:
@@ -148,7 +157,7 @@ class BucketizedColumn:
 
 
 @dataclasses.dataclass(frozen=True)
-class PiecewiseLinearColumn:
+class PiecewiseLinearColumn(_OfNumber):
     """Piecewise-linear encoding of a numeric column over bins (see :func:`piecewise_linear_column`)."""
 
     source: NumericColumn
@@ -158,11 +167,7 @@ class PiecewiseLinearColumn:
     def __post_init__(self):
         _check(isinstance(self.source, NumericColumn), "piecewise_linear_column needs a numeric_column source")
         if self.boundaries is not None:
-            edges = tuple(float(b) for b in self.boundaries)
-            _check(len(edges) >= 2, f"{self.source.key}: piecewise-linear edges need at least 2 values (1 bin)")
-            _check(all(math.isfinite(b) for b in edges), "boundaries must be finite")
-            _check(all(a < b for a, b in zip(edges, edges[1:])), "boundaries must be strictly increasing")
-            object.__setattr__(self, "boundaries", edges)
+            object.__setattr__(self, "boundaries", _increasing(self.boundaries, 2, f"{self.source.key}: bin edges"))
         _check(self.boundaries is not None or self.num_bins is not None,
                "piecewise_linear_column needs boundaries or num_bins")
         _check(self.num_bins is None or (isinstance(self.num_bins, int) and self.num_bins >= 1),
@@ -171,14 +176,6 @@ class PiecewiseLinearColumn:
     @property
     def name(self) -> str:
         return f"{self.source.key}_piecewise_linear"
-
-    @property
-    def key(self) -> str:
-        return self.source.key
-
-    @property
-    def raw_keys(self) -> tuple[str, ...]:
-        return (self.source.key,)
 
     @property
     def is_fitted(self) -> bool:
@@ -191,7 +188,7 @@ class PiecewiseLinearColumn:
 
 
 @dataclasses.dataclass(frozen=True)
-class PeriodicColumn:
+class PeriodicColumn(_OfNumber):
     """A learned periodic embedding of a numeric column (see :func:`periodic_column`)."""
 
     source: NumericColumn
@@ -211,14 +208,6 @@ class PeriodicColumn:
     @property
     def name(self) -> str:
         return f"{self.source.key}_periodic"
-
-    @property
-    def key(self) -> str:
-        return self.source.key
-
-    @property
-    def raw_keys(self) -> tuple[str, ...]:
-        return (self.source.key,)
 
     @property
     def is_fitted(self) -> bool:
