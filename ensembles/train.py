@@ -186,6 +186,9 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     label = label or artifacts.load_manifest(data_dir).get("label")
     if not label:
         raise ValueError("no --label given and the manifest names none")
+    rows = artifacts.load_manifest(data_dir).get("rows_written", {})
+    if not rows.get("train"):
+        raise ValueError(f"{data_dir} has no rows in its train split (rows written: {rows}); nothing to train on")
     final_dir = publish.check_replaceable(output_dir, publish.MODEL, overwrite)   # refuse before any work
     work_dir = publish.make_work_dir(final_dir)
     try:

@@ -101,3 +101,30 @@ def test_train_publishes_atomically_and_replaces_only_its_own_models(adult_small
     with pytest.raises(ValueError, match="not a tfpipe model"):
         train_ensemble(adult_small_dir, adult_small_dir, overwrite=True)   # a dataset is not a model
     assert os.path.exists(os.path.join(adult_small_dir, "manifest.json"))
+
+
+def test_inputs_that_do_not_fit_stop_with_one_clear_line_and_write_nothing(adult_small_dir, tmp_path, capsys):
+    import shutil
+
+    from tfpipe import features as tff
+    from tfpipe.cli import main
+
+    out = tmp_path / "model"
+    config = tmp_path / "features.pbtxt"
+    tff.save_config([tff.numeric_column("age"), tff.numeric_column("salary")], str(config))
+    empty = tmp_path / "empty"
+    shutil.copytree(adult_small_dir, empty)
+    manifest = json.load(open(empty / "manifest.json"))
+    manifest["rows_written"]["train"] = 0
+    json.dump(manifest, open(empty / "manifest.json", "w"))
+    cases = [(["--data", adult_small_dir, "--label", "salary"], "salary"),
+             (["--data", adult_small_dir, "--features", str(config)], "salary"),
+             (["--data", str(empty)], "no rows in its train split"),
+             (["--data", str(tmp_path / "nowhere")], "nowhere")]
+    for args, expected in cases:
+        assert main(["train", *args, "--output", str(out), "--epochs", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("tfpipe train: error:") and expected in err and err.count("\n") == 1, err
+        assert not out.exists() and not list(tmp_path.glob(".model.tmp-*"))
+    assert main(["features", "init", "--data", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err
