@@ -36,7 +36,7 @@ setup(
     ],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
-        "test": ["pytest>=8,<10", "scikit-learn>=1.5,<2", "grpcio-tools>=1.76,<1.81"],
+        "test": ["pytest>=8,<10", "scikit-learn>=1.5,<2", "grpcio-tools>=1.76,<1.81", "hypothesis>=6.100,<7"],
         "bench": ["scikit-learn>=1.5,<2", "lightgbm>=4.5,<5", "psutil>=5.9"],
     },
     entry_points={"console_scripts": ["tfpipe=tfpipe.cli:main"]},

@@ -158,7 +158,7 @@ class ProcessChunk(beam.DoFn):
                 for index in bad:
                     field, reason = result.reason(int(index))
                     number = int(batch.row_numbers[index])
-                    rejects.append((number, batch.raw_text(number), reason, field))
+                    rejects.append((batch.line_of(number), batch.raw_text(number), reason, field))
             valid = np.flatnonzero(~result.rejected)
             if valid.size:
                 written = yield from self._route(chunk, rules, take_rows(result.columns, valid))

@@ -50,21 +50,43 @@ class RawBatch:
     line_count: int                     # lines that start in this chunk (text files; 0 for Parquet)
     text: Optional[bytes] = None        # the chunk's text, to quote rejected rows
     blank_lines: int = 0                # lines holding nothing but spaces (not rows)
-    _line_starts: Optional[np.ndarray] = dataclasses.field(default=None, repr=False)
+    quote: Optional[bytes] = None       # multi-line CSV: records may span lines inside this quote character
+    _starts: Optional[tuple] = dataclasses.field(default=None, repr=False)
 
     @property
     def num_rows_read(self) -> int:
         return len(self.row_numbers) + len(self.structural)
 
+    def _record_starts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(byte offset where each local row starts (+ one past the end), newline offsets), found once per chunk
+        (a chunk may hold many rejected rows). A multi-line CSV record ends at a newline outside quotes: one with
+        an even number of quote characters before it (a doubled quote inside a field counts twice)."""
+        if self._starts is None:
+            raw = np.frombuffer(self.text, np.uint8)
+            newlines = np.flatnonzero(raw == ord("\n"))
+            ends = newlines
+            if self.quote is not None and newlines.size:
+                quotes_before = np.cumsum(raw == ord(self.quote))[newlines]
+                ends = newlines[quotes_before % 2 == 0]
+            self._starts = (np.concatenate([[0], ends + 1, [len(self.text) + 1]]), newlines)
+        return self._starts
+
+    def line_of(self, local_row: int) -> int:
+        """The local line number where a row starts (rows of a multi-line CSV can span several lines)."""
+        if self.text is None or self.quote is None:
+            return local_row
+        starts, newlines = self._record_starts()
+        if not 1 <= local_row < len(starts):
+            return local_row
+        return 1 + int(np.searchsorted(newlines, starts[local_row - 1]))
+
     def raw_text(self, local_row: int) -> str:
         """The source text of a row (a JSON rendering for Parquet)."""
         if self.text is not None:
-            if self._line_starts is None:  # found once per chunk: a chunk may hold many rejected rows
-                newlines = np.flatnonzero(np.frombuffer(self.text, np.uint8) == ord("\n"))
-                self._line_starts = np.concatenate([[0], newlines + 1, [len(self.text) + 1]])
-            if not 1 <= local_row < len(self._line_starts):
+            starts, _ = self._record_starts()
+            if not 1 <= local_row < len(starts):
                 return ""
-            start, end = self._line_starts[local_row - 1], self._line_starts[local_row] - 1
+            start, end = starts[local_row - 1], starts[local_row] - 1
             return self.text[start:end].rstrip(b"\r").decode("utf-8", errors="backslashreplace")
         index = int(np.searchsorted(self.row_numbers, local_row))
         row = {name: _jsonable(array[index].as_py()) for name, array in self.columns.items()}
@@ -132,7 +154,8 @@ def _read_csv(chunk: Chunk, data: bytes, options: CsvOptions) -> RawBatch:
         columns = {name: array.take(keep) for name, array in columns.items()}
         row_numbers = row_numbers[~blank]
     structural.sort(key=lambda item: item[0])
-    return RawBatch(chunk, columns, row_numbers, structural, lines, data, int(blank.sum()))
+    quote = options.quote_char.encode() if options.multiline and options.quote_char else None
+    return RawBatch(chunk, columns, row_numbers, structural, lines, data, int(blank.sum()), quote=quote)
 
 
 def _blank_rows(columns: dict, n: int) -> np.ndarray:

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from tfpipe.pipelines.validation import ValidationOptions, _FLOAT_PATTERN, _INT_PATTERN
+from tfpipe.pipelines.validation import ValidationOptions, _FLOAT_PATTERN, _INT_PATTERN, to_utf8
 
 TYPE_AGREEMENT = 0.99
 MAX_DOMAIN_SIZE = 100
@@ -78,7 +78,9 @@ class ColumnEvidence:
             self.missing += len(array) if count_missing else 0
             return
         if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
-            array = array.cast(pa.string(), safe=False)
+            array, bad = to_utf8(array)      # invalid UTF-8: text evidence (validation rejects those rows)
+            self.texts += int(bad.sum())
+            self.missing -= int(bad.sum()) if count_missing else 0
         if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
             if options.strip:
                 array = pc.utf8_trim_whitespace(array)

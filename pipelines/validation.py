@@ -100,7 +100,7 @@ def _length(value) -> int:
     return len(value.encode("utf-8") if isinstance(value, str) else value) if value is not None else 0
 
 
-def _to_utf8(array: pa.Array) -> tuple[pa.Array, np.ndarray]:
+def to_utf8(array: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Binary → string; invalid UTF-8 values become null and are flagged."""
     try:
         return array.cast(pa.string()), np.zeros(len(array), bool)
@@ -151,7 +151,7 @@ def _coerce_values(array: pa.Array, rule: FeatureRule, options: ValidationOption
     n = len(array)
     codes = np.zeros(n, np.int8)
     if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
-        array, bad = _to_utf8(array)
+        array, bad = to_utf8(array)
         _flag(codes, bad, 2)
     if pa.types.is_null(array.type):
         array = pa.nulls(n, pa.string() if rule.kind == "BYTES" else pa.float64())
