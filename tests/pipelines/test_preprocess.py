@@ -200,3 +200,15 @@ def test_cli_reports_errors_clearly(tmp_path):
                              "--output", str(tmp_path / "o")], capture_output=True, text=True)
     assert result.returncode == 2
     assert "no file matches" in result.stderr
+
+
+def test_multiline_csv_rejects_name_the_first_line_and_quote_the_record(tmp_path):
+    """A record spanning lines (a quoted newline) shifts the lines after it; invalid UTF-8 is rejected, not fatal."""
+    source = tmp_path / "t.csv"
+    source.write_bytes(b'id,x,s\n1,2.5,"a,b"\n2,3,"multi\nline"\n3,4,ok\n4,,\xff\xfe\n5,x,"two\r\nlines"\n6,7,z\n')
+    manifest = run_preprocess(PreprocessOptions(inputs=[f"train={source}"], output=str(tmp_path / "out"),
+                                                csv_multiline=True, max_rejected_fraction=1.0, progress=False))
+    assert manifest["rows_read"] == 6 and manifest["rows_rejected"] == 1
+    [record] = [json.loads(line) for line in open(tmp_path / "out" / "rejected.jsonl")]
+    assert (record["row"], record["field"], record["raw"]) == (6, "s", "4,,\\xff\\xfe")
+    assert record["reason"].startswith("invalid UTF-8")
