@@ -120,7 +120,7 @@ def test_gbdt_member_from_the_adult_shards_equals_xgboost_on_the_whole_test_spli
     label = tff.fit_label(schema, stats, "income")
     compiled = tff.compile_features(tff.fit(tff.default_config(schema, stats, label="income"), stats, schema=schema))
     kinds = feature_types(compiled.tree_features)
-    assert kinds.count("c") == 8 and kinds.count("q") == 6
+    assert kinds.count("c") == 9 and kinds.count("q") == 6   # 8 strings + education-num's 16 integer codes
     data = lambda split: tff.make_dataset(adult_data_dir, split, compiled, 4096, label=label,  # noqa: E731
                                           deterministic=True, blocks="tree")
     member = GBDTMembers(1, 1, GBDTConfig(num_boost_round=150, params={"eta": 0.1}))
