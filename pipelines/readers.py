@@ -178,7 +178,9 @@ def _read_jsonl(chunk: Chunk, data: bytes) -> RawBatch:
         try:
             table = pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(use_threads=False,
                                                                               block_size=len(data) + 1))
-            if table.num_rows == lines:
+            # pyarrow 25 can build an invalid list column (offsets past its values) for a list of nulls such as
+            # [null, null]: a full validation sends such chunks to the line-by-line parser.
+            if table.num_rows == lines and table.validate(full=True) is None:
                 columns = {name: table.column(name).combine_chunks() for name in table.column_names}
                 return RawBatch(chunk, columns, np.arange(1, lines + 1, dtype=np.int64), [], lines, data)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
