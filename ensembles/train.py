@@ -132,20 +132,17 @@ def _tree_data(data_dir, compiled, label_spec, carve, config, blocks: str):
 
     rows = artifacts.load_manifest(data_dir)["rows_written"]
 
-    def split(name, mode):
-        ds = tff.make_dataset(data_dir, name, compiled, config.batch_size, deterministic=True, label=label_spec,
-                              blocks=blocks)
-        return ds if mode is None else _carve(ds, mode, carve)
+    def split(name):
+        data = tff.make_dataset(data_dir, name, compiled, config.batch_size, deterministic=True, label=label_spec,
+                                blocks=blocks)
+        return feed(data, rows.get(name, 0), compiled.tree_width, config)
 
     if carve:
-        train, evals = split("train", "keep"), split("train", "holdout")
-        eval_rows = int(rows["train"] * carve["fraction"]) + 1
-    else:
-        train, evals = split("train", None), split("eval", None)
-        eval_rows = rows.get("eval", 0)
-    width = compiled.tree_width
-    return TreeData(feed(train, rows["train"], width, config), feed(evals, eval_rows, width, config),
-                    compiled.tree_features)
+        # One read of the train split for both parts: the first pass over the kept part fills the cache (when the
+        # block fits it), and the eval part is then filtered from memory instead of parsing the shards again.
+        whole = split("train")
+        return TreeData(_carve(whole, "keep", carve), _carve(whole, "holdout", carve), compiled.tree_features)
+    return TreeData(split("train"), split("eval"), compiled.tree_features)
 
 
 def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ensemble: str = "bagging",
