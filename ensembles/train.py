@@ -189,11 +189,15 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     final_dir = publish.check_replaceable(output_dir, publish.MODEL, overwrite)   # refuse before any work
     work_dir = publish.make_work_dir(final_dir)
     try:
-        result = _train(data_dir, work_dir, final_dir, label, ensemble, members, epochs, batch_size, precision,
-                        strategy, seed, features_config, task, member_kind, hidden, feature_fraction, folds, boosting,
-                        shrinkage, corrective, learning_rate, eval_fraction, patience, verbose, report,
-                        metric_splits, jit_compile, strategy_devices, gbdt_config, gbdt_rounds, gbdt_early_stopping,
-                        bootstrap, start)
+        result = _train(output_dir=work_dir, final_dir=final_dir, data_dir=data_dir, label=label,
+                        ensemble=ensemble, members=members, epochs=epochs, batch_size=batch_size,
+                        precision=precision, strategy=strategy, seed=seed, features_config=features_config,
+                        task=task, member_kind=member_kind, hidden=hidden, feature_fraction=feature_fraction,
+                        folds=folds, boosting=boosting, shrinkage=shrinkage, corrective=corrective,
+                        learning_rate=learning_rate, eval_fraction=eval_fraction, patience=patience,
+                        verbose=verbose, report=report, metric_splits=metric_splits, jit_compile=jit_compile,
+                        strategy_devices=strategy_devices, gbdt_config=gbdt_config, gbdt_rounds=gbdt_rounds,
+                        gbdt_early_stopping=gbdt_early_stopping, bootstrap=bootstrap, start=start)
         records.write_json(os.path.join(work_dir, publish.MODEL.marker),
                            {"format": "tfpipe.model/1", "ensemble": ensemble, "label": label,
                             "data_dir": os.path.abspath(data_dir), "members": result.metadata["member_names"]})
@@ -204,10 +208,10 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     return result
 
 
-def _train(data_dir, output_dir, final_dir, label, ensemble, members, epochs, batch_size, precision, strategy, seed,
-           features_config, task, member_kind, hidden, feature_fraction, folds, boosting, shrinkage, corrective,
-           learning_rate, eval_fraction, patience, verbose, report, metric_splits, jit_compile, strategy_devices,
-           gbdt_config, gbdt_rounds, gbdt_early_stopping, bootstrap, start) -> TrainResult:
+def _train(*, data_dir, output_dir, final_dir, label, ensemble, members, epochs, batch_size, precision, strategy,
+           seed, features_config, task, member_kind, hidden, feature_fraction, folds, boosting, shrinkage,
+           corrective, learning_rate, eval_fraction, patience, verbose, report, metric_splits, jit_compile,
+           strategy_devices, gbdt_config, gbdt_rounds, gbdt_early_stopping, bootstrap, start) -> TrainResult:
     """The steps of :func:`train_ensemble`, writing into ``output_dir`` (the work dir that becomes
     ``final_dir``); the paths in the result are the final ones."""
     import keras

@@ -39,6 +39,8 @@ import math
 import keras
 import numpy as np
 
+from tfpipe.ensembles.tree_masks import build_leaf_masks, exit_leaf_values
+
 # How XGBoost stores the intercept (``learner_model_param.base_score``) per objective → margin space.
 _BASE_TO_MARGIN = {
     "binary:logistic": lambda p: math.log(p / (1.0 - p)),
@@ -96,8 +98,6 @@ class CompiledTrees:
     @functools.cached_property
     def leaf_masks(self):
         """:class:`~tfpipe.ensembles.tree_masks.LeafMasks` of these trees, or ``None`` if too large (built once)."""
-        from tfpipe.ensembles.tree_masks import build_leaf_masks
-
         return build_leaf_masks(self)
 
 
@@ -251,8 +251,6 @@ def tree_margins(trees: CompiledTrees, x, method: str = "auto"):
     (:func:`traverse_leaves`), or ``"auto"`` (masks when their tables fit, else the walk).
     """
     import tensorflow as tf
-
-    from tfpipe.ensembles.tree_masks import exit_leaf_values
 
     if method not in ("auto", "masks", "walk"):
         raise ValueError(f"method must be auto, masks or walk, got {method!r}")

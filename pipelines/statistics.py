@@ -124,6 +124,9 @@ class FeatureStatsAccumulator:
         """Exact value frequencies (bytes or int keys) and distinct-count hashes of a batch's present values."""
         if len(values) == 0:
             return
+        if self.kind == "INT" and self.counts_truncated:   # counting stopped: only the distinct-count hashes
+            self._add_kmv(pd.util.hash_array(pc.unique(values).to_numpy(zero_copy_only=False), categorize=False))
+            return
         counted = pc.value_counts(values)
         uniques = counted.field("values")
         keys = uniques.to_pylist()
