@@ -49,9 +49,9 @@ DEFAULT_PARAMS = {
     "max_depth": 6,
     "min_child_weight": 1.0,
     "subsample": 0.8,
-    "colsample_bytree": 0.8,
+    "colsample_bytree": 0.5,
     "max_bin": 256,
-    "max_cat_to_onehot": 1,      # partition-based categorical splits
+    "max_cat_to_onehot": 64,     # one-hot splits below 64 categories, partition-based above
 }
 # Set by tfpipe itself: overriding them would break what the compiled SavedModel computes.
 RESERVED_PARAMS = ("objective", "num_class", "base_score", "booster", "multi_strategy")

@@ -55,7 +55,8 @@ def _hard_rows(x, compiled):
 @pytest.mark.parametrize("method", ["masks", "walk"])
 @pytest.mark.parametrize("objective,extra", [("multi:softprob", {"num_class": 3}), ("reg:squarederror", {}),
                                              ("binary:logistic", {})])
-def test_compiled_margins_equal_xgboost(objective, extra, method):
+@pytest.mark.parametrize("onehot", [1, 64], ids=["partition_splits", "one_hot_splits"])
+def test_compiled_margins_equal_xgboost(objective, extra, method, onehot):
     x = _synthetic(6000, 0)
     if objective == "multi:softprob":
         y = np.where(np.isnan(x[:, 1]), 0, x[:, 1] % 3).astype(int)
@@ -63,7 +64,7 @@ def test_compiled_margins_equal_xgboost(objective, extra, method):
         y = np.nan_to_num(x[:, 0]) * 3 + x[:, 2] + 5 * (x[:, 3] == 2) + np.isin(x[:, 1], [3, 7, 11])
     else:
         y = ((np.nan_to_num(x[:, 0]) > 0.2) ^ np.isin(x[:, 1], [1, 4, 7, 9, 22])).astype(int)
-    booster = xgb.train({"objective": objective, "max_depth": 5, "eta": 0.3, "max_cat_to_onehot": 1, **extra},
+    booster = xgb.train({"objective": objective, "max_depth": 5, "eta": 0.3, "max_cat_to_onehot": onehot, **extra},
                         xgb.QuantileDMatrix(x, y, feature_types=KINDS, enable_categorical=True), 40)
     compiled = compile_boosters([booster])
     assert compiled.categorical.any() and compiled.default_left.any()   # the cases under test do occur
