@@ -32,12 +32,13 @@ setup(
         "matplotlib>=3.8,<4",
         "tensorboard>=2.21,<2.22",
         "xgboost>=3.0,<4",   # gbdt members (CUDA build on Linux x86_64); brings scipy (stacking's meta-learner)
+        "lightgbm>=4.5,<5",  # lgbm members (ensembles/lgbm.py; dump_model JSON and CategoricalDecision of 4.x)
         "scipy>=1.11,<2",
     ],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         "test": ["pytest>=8,<10", "scikit-learn>=1.5,<2", "grpcio-tools>=1.76,<1.81", "hypothesis>=6.100,<7"],
-        "bench": ["scikit-learn>=1.5,<2", "lightgbm>=4.5,<5", "psutil>=5.9"],
+        "bench": ["scikit-learn>=1.5,<2", "psutil>=5.9"],
     },
     entry_points={"console_scripts": ["tfpipe=tfpipe.cli:main"]},
 )

@@ -112,10 +112,10 @@ def native_baselines() -> dict:
     return out
 
 
-def same_rows_native(data: str, result) -> dict:
-    """XGBoost natively on the rows tfpipe's gbdt member trained on (the tree block of the carved train split)."""
+def same_rows_native(data: str, result, library: str = "xgboost") -> dict:
+    """The tree library natively on the rows tfpipe's tree member trained on (the tree block of the carved train
+    split), with the member's parameters: XGBoost (``gbdt``) or LightGBM (``lgbm``)."""
     import numpy as np
-    import xgboost as xgb
 
     from tfpipe import features as tff
     from tfpipe.ensembles.gbdt import GBDTConfig, feature_types
@@ -133,6 +133,22 @@ def same_rows_native(data: str, result) -> dict:
     (xtr, ytr), (xev, yev), (xte, yte) = stack(rows("train", "keep")), stack(rows("train", "holdout")), stack(
         rows("test", None))
     kinds = feature_types(compiled.tree_features)
+    if library == "lightgbm":
+        import lightgbm as lgb
+
+        from tfpipe.ensembles.lgbm import lightgbm_params
+
+        params = lightgbm_params(GBDTConfig(), Task("binary"), seed=0)
+        cats = [i for i, k in enumerate(kinds) if k == "c"]
+        start = time.time()
+        dtrain = lgb.Dataset(xtr, ytr, categorical_feature=cats)
+        model = lgb.train(params, dtrain, 2000, valid_sets=[lgb.Dataset(xev, yev, reference=dtrain)],
+                          callbacks=[lgb.early_stopping(50, verbose=False)])
+        seconds = time.time() - start
+        p = model.predict(xte, num_iteration=model.best_iteration)
+        return {**_scores(yte, p), "seconds": seconds, "rounds": model.best_iteration}
+    import xgboost as xgb
+
     params = GBDTConfig(device="cpu").booster_params(Task("binary"), seed=0)
     start = time.time()
     dtrain = xgb.QuantileDMatrix(xtr, ytr, feature_types=kinds, enable_categorical=True, max_bin=256)
@@ -148,7 +164,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=None)
     p.add_argument("--work", default=None, help="folder for the models (temporary by default)")
-    p.add_argument("--ensembles", default="gbdt,bagging,boosting,stacking,stack_gbdt_nn")
+    p.add_argument("--ensembles", default="gbdt,lgbm,bagging,boosting,stacking,stack_gbdt_nn")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--out", default="")
     p.add_argument("--features", default="default", choices=["tuned", "default"],
@@ -165,11 +181,12 @@ def main(argv=None) -> int:
     common = dict(batch_size=512, learning_rate=1e-3)
     settings = {
         "gbdt": dict(ensemble="bagging", members=1, member_kind="gbdt", bootstrap=False),
+        "lgbm": dict(ensemble="bagging", members=1, member_kind="lgbm", bootstrap=False),
         "bagging": dict(ensemble="bagging", members=8, hidden=(64, 32), **common),
         "boosting": dict(ensemble="boosting", members=6, hidden=(32,), **common),
         "stacking": dict(ensemble="stacking", members=3, hidden=(64, 32), folds=4, member_kind="linear,dnn,wide_deep",
                          **common),
-        "stack_gbdt_nn": dict(ensemble="stacking", members=3, hidden=(64, 32), folds=4, **common),
+        "stack_gbdt_nn": dict(ensemble="stacking", members=4, hidden=(64, 32), folds=5, **common),
     }
     results = native_baselines()
     for name, r in results.items():
@@ -184,11 +201,12 @@ def main(argv=None) -> int:
         r = {"test_auc": test["ensemble"]["auc"], "test_logloss": test["ensemble"]["logloss"],
              "best_member": best, "best_member_test_auc": test["members"][best]["auc"],
              "seconds": time.time() - start, "model_dir": res.output_dir, "members": res.metadata["member_names"]}
-        if kind == "gbdt":
+        if kind in ("gbdt", "lgbm"):
             info = [h for h in res.history if "models" in h][0]["models"][0]
             r["gbdt_seconds"] = info["seconds"] + info["feed_seconds"]
-            native = same_rows_native(data, res)
-            results["XGBoost natively on tfpipe's rows"] = native
+            library = "lightgbm" if kind == "lgbm" else "xgboost"
+            native = same_rows_native(data, res, library)
+            results[f"{'LightGBM' if kind == 'lgbm' else 'XGBoost'} natively on tfpipe's rows"] = native
             r["native_same_rows"] = native
             r["time_ratio"] = r["gbdt_seconds"] / native["seconds"]
         results[kind] = r
@@ -198,7 +216,7 @@ def main(argv=None) -> int:
         note = ""
         if "best_member" in r:
             note = f"best member {r['best_member']} {r['best_member_test_auc']:.4f}"
-        if name == "gbdt":
+        if name in ("gbdt", "lgbm"):
             note = (f"through the SavedModel; vs native same rows {r['native_same_rows']['test_auc']:.4f}; "
                     f"time {r['gbdt_seconds']:.1f} s (feed incl.) = {r['time_ratio']:.2f}x native")
         lines.append(f"| {name} | {r['test_auc']:.4f} | {r['test_logloss']:.4f} | {r['seconds']:.1f} | {note} |")

@@ -76,7 +76,7 @@ class BaggingEnsemble(EnsembleModel):
         """gbdt members first (XGBoost), then all Keras members in one pass over ``train_ds`` (early stopping on
         ``eval_ds``)."""
         histories = []
-        if self.members.gbdt is not None:
+        if self.members.has_tree_members:
             import tensorflow as tf
 
             data = options.require_tree_data()

@@ -29,8 +29,9 @@ def register(subparsers) -> None:
     p.add_argument("--task", choices=("binary", "multiclass", "regression"), default=None,
                    help="override the task inferred from the label's schema/statistics")
     p.add_argument("--member-kind", default=None, metavar="KIND[,KIND...]",
-                   help="member kinds the members cycle through, of linear, dnn, wide_deep, gbdt (default: "
-                        "wide_deep for bagging, dnn for boosting, gbdt,wide_deep,dnn for stacking)")
+                   help="member kinds the members cycle through, of linear, dnn, wide_deep, gbdt (XGBoost), lgbm "
+                        "(LightGBM) (default: wide_deep for bagging, dnn for boosting, gbdt,lgbm,wide_deep,dnn for "
+                        "stacking)")
     p.add_argument("--hidden", default="64,32", help="hidden layer widths of dnn members")
     p.add_argument("--feature-fraction", type=float, default=1.0, help="bagging: random input-column subset per member")
     p.add_argument("--folds", type=int, default=5, help="stacking: K-fold by key hash")
@@ -46,7 +47,9 @@ def register(subparsers) -> None:
     p.add_argument("--jit-compile", action="store_true", help="compile train steps with XLA (faster on GPUs)")
     p.add_argument("--gbdt-param", action="append", default=[], metavar="KEY=VALUE",
                    help="XGBoost parameter for gbdt members (repeatable), e.g. --gbdt-param max_depth=8")
-    p.add_argument("--gbdt-rounds", type=int, default=2000, help="gbdt: most boosting rounds")
+    p.add_argument("--lgbm-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="LightGBM parameter for lgbm members (repeatable), e.g. --lgbm-param num_leaves=63")
+    p.add_argument("--gbdt-rounds", type=int, default=2000, help="gbdt and lgbm: most boosting rounds")
     p.add_argument("--gbdt-early-stopping", type=int, default=50,
                    help="gbdt: stop after this many rounds without improvement on the eval split")
     p.add_argument("--gbdt-device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -67,6 +70,6 @@ def run_train(args) -> int:
         learning_rate=args.learning_rate, eval_fraction=args.eval_fraction, patience=args.patience,
         report=not args.no_report, jit_compile=args.jit_compile, gbdt_params=args.gbdt_param,
         bootstrap=not args.no_bootstrap, gbdt_rounds=args.gbdt_rounds, gbdt_early_stopping=args.gbdt_early_stopping,
-        gbdt_device=args.gbdt_device, overwrite=args.overwrite)
+        gbdt_device=args.gbdt_device, overwrite=args.overwrite, lgbm_params=args.lgbm_param)
     print(f"saved model: {result.saved_model_dir}\nmetrics: {result.metrics_path}\nreport: {result.report_path}")
     return 0

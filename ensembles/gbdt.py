@@ -1,8 +1,10 @@
 """GBDT members: XGBoost trained on the features stage's ``tree`` block, served as compiled TF ops.
 
-**Library.** XGBoost (``xgboost.train``). Measured against LightGBM on Adult (same rows, early stopping on the
+**Library.** XGBoost (``xgboost.train``) for member kind ``gbdt``; this module also holds what tree members of
+both libraries share (:class:`GBDTConfig`, :class:`GBDTMembers`; LightGBM's ``lgbm`` members train in
+:mod:`tfpipe.ensembles.lgbm`). Measured against LightGBM on Adult (same rows, early stopping on the
 same 10% carve-out, 2 cores): test AUC 0.9263–0.9274 vs 0.9265–0.9279 over learning rates 0.1–0.03, 1.0–1.6 s vs
-0.6–1.1 s. XGBoost was chosen for what the rest of tfpipe needs: a streaming iterator API
+0.6–1.1 s. XGBoost is the streaming default for what the rest of tfpipe needs: a streaming iterator API
 (``DataIter`` → ``QuantileDMatrix``), float32 thresholds with a strict ``<`` and an explicit default direction
 per node (compiled exactly by :mod:`tfpipe.ensembles.trees`; LightGBM compares doubles with ``<=`` and has three
 missing-value modes), native categorical splits on integer codes, and CUDA training in the PyPI wheel.
@@ -55,6 +57,11 @@ DEFAULT_PARAMS = {
 }
 # Set by tfpipe itself: overriding them would break what the compiled SavedModel computes.
 RESERVED_PARAMS = ("objective", "num_class", "base_score", "booster", "multi_strategy")
+# The same for LightGBM (lgbm members, ensembles/lgbm.py; see ensembles/lightgbm_trees.py for what they change).
+LGBM_RESERVED_PARAMS = ("objective", "num_class", "sigmoid", "zero_as_missing", "linear_tree", "boosting",
+                        "boosting_type", "num_tree_per_iteration")
+# Tree member kind (``members.TREE_KINDS``) → the library that trains it.
+LIBRARY_OF_KIND = {"gbdt": "xgboost", "lgbm": "lightgbm"}
 
 
 def parse_gbdt_params(items) -> tuple:
@@ -96,6 +103,7 @@ class GBDTConfig:
     num_boost_round: int = 2000
     early_stopping_rounds: int = 50
     params: tuple = ()
+    lgbm_params: tuple = ()      # LightGBM parameters of lgbm members (ensembles/lgbm.py)
     device: str = "auto"
     batch_size: int = 8192
     cache_bytes: int = 1 << 30
@@ -113,6 +121,11 @@ class GBDTConfig:
         if bad:
             raise ValueError(f"--gbdt-param {bad}: set by tfpipe from the task (it must match the compiled model)")
         object.__setattr__(self, "params", params)
+        lgbm = tuple((str(k), v) for k, v in dict(self.lgbm_params).items())
+        bad = [k for k, _ in lgbm if k in LGBM_RESERVED_PARAMS]
+        if bad:
+            raise ValueError(f"--lgbm-param {bad}: set by tfpipe from the task (it must match the compiled model)")
+        object.__setattr__(self, "lgbm_params", lgbm)
 
     def booster_params(self, task: Task, seed: int) -> dict:
         params = {**DEFAULT_PARAMS, **dict(self.params)}
@@ -237,16 +250,20 @@ def train_boosters(train_ds, eval_ds, task: Task, tree_features, n_models: int, 
 
 
 class GBDTMembers(keras.layers.Layer):
-    """``n_models`` gbdt members over ``inputs["tree"]`` → margins float32 [B, n_models, units] (zeros until fit).
+    """``n_models`` tree members over ``inputs["tree"]`` → margins float32 [B, n_models, units] (zeros until fit).
 
+    ``library``: ``xgboost`` (member kind ``gbdt``) or ``lightgbm`` (``lgbm``, :mod:`tfpipe.ensembles.lgbm`).
     ``include_base=False`` (boosting stages) serves the trees without XGBoost's intercept: the stage was trained
     on top of a given base margin.
     """
 
     def __init__(self, n_models: int, units: int, config: GBDTConfig | None = None, seed: int = 0,
-                 include_base: bool = True, **kwargs):
+                 include_base: bool = True, library: str = "xgboost", **kwargs):
         kwargs["dtype"] = "float32"
         super().__init__(trainable=False, **kwargs)
+        if library not in LIBRARY_OF_KIND.values():
+            raise ValueError(f"library must be one of {sorted(LIBRARY_OF_KIND.values())}, got {library!r}")
+        self.library = library
         self.n_models, self.units, self.seed = int(n_models), int(units), int(seed)
         self.config = config or GBDTConfig()
         self.include_base = include_base
@@ -261,8 +278,11 @@ class GBDTMembers(keras.layers.Layer):
 
     def fit(self, train_ds, eval_ds, task: Task, tree_features, weights_fn=None, base_margin_fn=None) -> dict:
         """Trains the boosters and compiles them into this layer; returns ``{"phase", "models": [info...]}``."""
-        boosters, infos = train_boosters(train_ds, eval_ds, task, tree_features, self.n_models, self.config,
-                                         seed=self.seed, weights_fn=weights_fn, base_margin_fn=base_margin_fn)
+        train = train_boosters
+        if self.library == "lightgbm":
+            from tfpipe.ensembles.lgbm import train_lightgbm_boosters as train
+        boosters, infos = train(train_ds, eval_ds, task, tree_features, self.n_models, self.config,
+                                seed=self.seed, weights_fn=weights_fn, base_margin_fn=base_margin_fn)
         self.set_boosters(boosters)
         self.infos = tuple(infos)
         return {"phase": self.name, "models": infos}
@@ -270,12 +290,19 @@ class GBDTMembers(keras.layers.Layer):
     def set_boosters(self, boosters) -> None:
         if len(boosters) != self.n_models:
             raise ValueError(f"expected {self.n_models} boosters, got {len(boosters)}")
-        compiled = compile_boosters(boosters, include_base=self.include_base)
+        compiled = self._compile(boosters)
         if compiled.units != self.units:
             raise ValueError(f"boosters have {compiled.units} outputs, the task needs {self.units}")
         self.boosters = tuple(boosters)
         self.trees = compiled
         self._subsets = {}
+
+    def _compile(self, boosters):
+        if self.library == "lightgbm":       # no separate intercept: include_base does not apply
+            from tfpipe.ensembles.lightgbm_trees import compile_lightgbm
+
+            return compile_lightgbm(boosters)
+        return compile_boosters(boosters, include_base=self.include_base)
 
     def call(self, inputs, models=None):
         """Margins [B, n_models, units]; ``models`` (a tuple of model indices) evaluates only those boosters →
@@ -290,21 +317,21 @@ class GBDTMembers(keras.layers.Layer):
             return tree_margins(self.trees, tree)
         models = tuple(int(m) for m in models)
         if models not in self._subsets:
-            self._subsets[models] = compile_boosters([self.boosters[m] for m in models],
-                                                     include_base=self.include_base)
+            self._subsets[models] = self._compile([self.boosters[m] for m in models])
         return tree_margins(self._subsets[models], tree)
 
 
 def save_boosters(model, directory: str) -> list[str]:
-    """Writes every gbdt member's XGBoost model of ``model`` to ``directory/{layer}_{i}.json`` (for inspection or
-    native use; serving does not need them). Returns the paths."""
+    """Writes every tree member's model of ``model`` to ``directory/{layer}_{i}.json`` (XGBoost) or ``.txt``
+    (LightGBM's text format), for inspection or native use; serving does not need them. Returns the paths."""
     import os
 
     paths = []
     for layer in model._flatten_layers(include_self=False, recursive=True):
         if isinstance(layer, GBDTMembers) and layer.fitted:
             os.makedirs(directory, exist_ok=True)
+            suffix = "txt" if layer.library == "lightgbm" else "json"
             for i, booster in enumerate(layer.boosters):
-                paths.append(os.path.join(directory, f"{layer.name}_{i}.json"))
+                paths.append(os.path.join(directory, f"{layer.name}_{i}.{suffix}"))
                 booster.save_model(paths[-1])
     return paths

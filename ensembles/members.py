@@ -33,7 +33,14 @@ import numpy as np
 from keras import ops
 
 KERAS_KINDS = ("linear", "dnn", "wide_deep")
-MEMBER_KINDS = KERAS_KINDS + ("gbdt",)   # gbdt: XGBoost trees compiled to TF ops (ensembles/gbdt.py)
+# Trees compiled to TF ops: gbdt = XGBoost (ensembles/gbdt.py), lgbm = LightGBM (ensembles/lgbm.py).
+TREE_KINDS = ("gbdt", "lgbm")
+MEMBER_KINDS = KERAS_KINDS + TREE_KINDS
+
+
+def is_tree_kind(kind: str) -> bool:
+    """True for member kinds trained by a GBDT library (they skip the Keras pass and need the tree data)."""
+    return kind in TREE_KINDS
 
 
 def parse_member_kinds(value) -> tuple | None:
@@ -344,8 +351,9 @@ class MemberStack(keras.layers.Layer):
 class MixedMembers(keras.layers.Layer):
     """Members of several kinds in the given order → float32 logits [B, len(kinds), units].
 
-    Keras kinds are vectorized per kind (one :class:`MemberStack` each); gbdt members are one
-    :class:`~tfpipe.ensembles.gbdt.GBDTMembers` (trained by XGBoost before the Keras pass, see :meth:`fit_gbdt`).
+    Keras kinds are vectorized per kind (one :class:`MemberStack` each); the members of a tree kind are one
+    :class:`~tfpipe.ensembles.gbdt.GBDTMembers` (trained by their library before the Keras pass, see
+    :meth:`fit_gbdt`).
     While the Keras members train (``training=True``) the trees are skipped (their logits are zeros): they have
     nothing to learn there and would only cost time.
     """
@@ -359,12 +367,14 @@ class MixedMembers(keras.layers.Layer):
         for index, kind in enumerate(self.kinds):
             positions.setdefault(kind, []).append(index)
         self.groups = []
-        self.gbdt = None
+        self.tree_groups = []      # (member indices, GBDTMembers) per tree kind
         for kind, indices in positions.items():
-            if kind == "gbdt":
-                from tfpipe.ensembles.gbdt import GBDTMembers
+            if is_tree_kind(kind):
+                from tfpipe.ensembles.gbdt import LIBRARY_OF_KIND, GBDTMembers
 
-                layer = self.gbdt = GBDTMembers(len(indices), units, gbdt_config, seed=seed, name="gbdt")
+                layer = GBDTMembers(len(indices), units, gbdt_config, seed=seed, name=kind,
+                                    library=LIBRARY_OF_KIND[kind])
+                self.tree_groups.append((tuple(indices), layer))
             else:
                 layer = MemberStack(kind, len(indices), units, hidden=hidden, embedding_factory=embedding_factory,
                                     feature_fraction=feature_fraction, seed=seed, embedding_specs=embedding_specs,
@@ -372,20 +382,23 @@ class MixedMembers(keras.layers.Layer):
             self.groups.append((kind, tuple(indices), layer))
         concatenated = [i for _, indices, _ in self.groups for i in indices]
         self.order = None if concatenated == list(range(len(self.kinds))) else np.argsort(concatenated)
-        self.gbdt_indices = tuple(positions.get("gbdt", ()))
+
+    @property
+    def has_tree_members(self) -> bool:
+        return bool(self.tree_groups)
 
     @property
     def has_keras_members(self) -> bool:
-        return any(kind != "gbdt" for kind in self.kinds)
+        return any(not is_tree_kind(kind) for kind in self.kinds)
 
     def call(self, inputs, training=False):
         import tensorflow as tf
 
         parts = []
         for kind, indices, layer in self.groups:
-            if kind == "gbdt" and training:
+            if is_tree_kind(kind) and training:
                 parts.append(tf.zeros([tf.shape(inputs["tree"])[0], len(indices), self.units], tf.float32))
-            elif kind == "gbdt":
+            elif is_tree_kind(kind):
                 parts.append(layer(inputs))
             else:
                 parts.append(layer(inputs, training=training))
@@ -393,11 +406,11 @@ class MixedMembers(keras.layers.Layer):
         return out if self.order is None else tf.gather(out, self.order, axis=1)
 
     def fit_gbdt(self, train_ds, eval_ds, task, tree_features, weights_fn=None) -> list[dict]:
-        """Trains the gbdt members (``weights_fn(keys) -> [N, K]`` over ALL members; gbdt ones are picked)."""
-        if self.gbdt is None:
-            return []
-        picked = None
-        if weights_fn is not None:
-            columns = np.asarray(self.gbdt_indices)
-            picked = lambda keys: np.asarray(weights_fn(keys))[:, columns]  # noqa: E731
-        return [self.gbdt.fit(train_ds, eval_ds, task, tree_features, weights_fn=picked)]
+        """Trains the tree members (``weights_fn(keys) -> [N, K]`` over ALL members; each kind picks its own)."""
+        histories = []
+        for indices, layer in self.tree_groups:
+            picked = None
+            if weights_fn is not None:
+                picked = lambda keys, c=np.asarray(indices): np.asarray(weights_fn(keys))[:, c]  # noqa: E731
+            histories.append(layer.fit(train_ds, eval_ds, task, tree_features, weights_fn=picked))
+        return histories

@@ -21,7 +21,7 @@ import keras
 
 from tfpipe.ensembles.base import EnsembleModel, FitOptions, fit_keras, label_column
 from tfpipe.ensembles.bootstrap import fold_ids
-from tfpipe.ensembles.members import MemberStack
+from tfpipe.ensembles.members import MemberStack, is_tree_kind
 from tfpipe.ensembles.task import Task
 
 
@@ -39,11 +39,11 @@ class StackingEnsemble(EnsembleModel):
         self.task, self.member_kinds, self.n_folds, self.seed = task, tuple(member_kinds), int(n_folds), int(seed)
         self.base = []
         for i, kind in enumerate(self.member_kinds):
-            if kind == "gbdt":
-                from tfpipe.ensembles.gbdt import GBDTMembers
+            if is_tree_kind(kind):
+                from tfpipe.ensembles.gbdt import LIBRARY_OF_KIND, GBDTMembers
 
                 self.base.append(GBDTMembers(self.n_folds + 1, task.units, gbdt_config, seed=seed + 7 * i,
-                                             name=f"base_{i}_gbdt"))
+                                             library=LIBRARY_OF_KIND[kind], name=f"base_{i}_{kind}"))
             else:
                 self.base.append(MemberStack(kind, self.n_folds + 1, task.units, hidden=hidden,
                                              embedding_factory=embedding_factory, seed=seed + 7 * i,
@@ -56,7 +56,7 @@ class StackingEnsemble(EnsembleModel):
 
         parts = []
         for kind, stack in zip(self.member_kinds, self.base):
-            if kind != "gbdt":
+            if not is_tree_kind(kind):
                 parts.append(stack(inputs, training=training))
             elif training:   # the Keras base members are training: trees have nothing to learn there
                 parts.append(tf.zeros([tf.shape(inputs["tree"])[0], self.n_folds + 1, self.task.units]))
@@ -118,7 +118,7 @@ class StackingEnsemble(EnsembleModel):
 
         parts = []
         for kind, stack in zip(self.member_kinds, self.base):
-            if kind == "gbdt":
+            if is_tree_kind(kind):
                 parts.append(stack(inputs, models=(self.n_folds,))[:, 0])
             else:
                 parts.append(stack(inputs)[:, self.n_folds])
@@ -154,7 +154,7 @@ class StackingEnsemble(EnsembleModel):
         histories = []
         f, seed = self.n_folds, self.seed
         for kind, stack in zip(self.member_kinds, self.base):
-            if kind == "gbdt":
+            if is_tree_kind(kind):
                 import numpy as np
                 import tensorflow as tf
 
@@ -163,11 +163,11 @@ class StackingEnsemble(EnsembleModel):
                     fold_ids(tf.constant(keys), f, seed).numpy()]
                 histories.append(stack.fit(data.train, data.eval, self.task, data.features, weights_fn=out_of_fold))
         self.meta.trainable = False
-        if any(kind != "gbdt" for kind in self.member_kinds):
+        if any(not is_tree_kind(kind) for kind in self.member_kinds):
             eval_base = None if eval_ds is None else self._base_dataset(eval_ds, holdout=False)
             histories.append(fit_keras(self, self._base_dataset(train_ds, holdout=True), eval_base,
                                        self.task.pointwise_loss, options, phase="base_members"))
         histories.append(self._fit_meta(train_ds, eval_ds))
         for kind, stack in zip(self.member_kinds, self.base):
-            stack.trainable = kind != "gbdt"
+            stack.trainable = not is_tree_kind(kind)
         return histories

@@ -33,7 +33,7 @@ import time
 ENSEMBLES = ("bagging", "boosting", "stacking")
 # Member kinds when --member-kind is not given. Stacking mixes trees and neural members (see ensembles/README.md
 # for the measurements behind it); bagging and boosting stay neural.
-DEFAULT_KINDS = {"bagging": ("wide_deep",), "boosting": ("dnn",), "stacking": ("gbdt", "wide_deep", "dnn")}
+DEFAULT_KINDS = {"bagging": ("wide_deep",), "boosting": ("dnn",), "stacking": ("gbdt", "lgbm", "wide_deep", "dnn")}
 
 
 @dataclasses.dataclass
@@ -107,7 +107,9 @@ def build_ensemble(kind: str, task, members: int, embedding_factory, seed: int =
 
 def has_gbdt(model) -> bool:
     """True when an ensemble has gbdt members (they need :class:`~tfpipe.ensembles.base.TreeData`)."""
-    return "gbdt" in (getattr(model, "kinds", None) or getattr(model, "member_kinds", ()))
+    from tfpipe.ensembles.members import is_tree_kind
+
+    return any(map(is_tree_kind, getattr(model, "kinds", None) or getattr(model, "member_kinds", ())))
 
 
 def _carve(dataset, mode, carve):
@@ -155,7 +157,7 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
                    metric_splits: tuple | None = None, jit_compile: bool | str = False,
                    strategy_devices: list | None = None, gbdt_params=(), gbdt_rounds: int = 2000,
                    gbdt_early_stopping: int = 50, gbdt_device: str = "auto", bootstrap: bool = True,
-                   overwrite: bool = False) -> TrainResult:
+                   overwrite: bool = False, lgbm_params=()) -> TrainResult:
     """Trains an ensemble on a preprocessed DIR and writes ``output_dir/{saved_model,metrics.json,report.html}``.
 
     The model is built in a temporary sibling and moved into place at the end (a crash or ``kill -9`` leaves no
@@ -164,8 +166,9 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
 
     ``label`` defaults to the manifest label. ``members`` is K for bagging, the number of stages for boosting
     and the number of base members for stacking; ``member_kind`` a kind or comma list the members cycle
-    through (``gbdt`` = XGBoost trees compiled to TF ops; ``gbdt_params`` are ``KEY=VALUE`` XGBoost parameters,
-    ``gbdt_rounds`` / ``gbdt_early_stopping`` its rounds and patience, ``gbdt_device`` auto|cpu|cuda). Returns a
+    through (``gbdt`` = XGBoost and ``lgbm`` = LightGBM trees compiled to TF ops; ``gbdt_params`` /
+    ``lgbm_params`` are ``KEY=VALUE`` parameters of each library, ``gbdt_rounds`` / ``gbdt_early_stopping`` the
+    rounds and patience of both, ``gbdt_device`` auto|cpu|cuda for XGBoost). Returns a
     :class:`TrainResult`; see the module docstring for the steps and ``ensembles/README.md`` for the options.
     """
     import shutil
@@ -179,7 +182,8 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     if ensemble not in ENSEMBLES:
         raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
     gbdt_config = GBDTConfig(num_boost_round=gbdt_rounds, early_stopping_rounds=gbdt_early_stopping,
-                             params=parse_gbdt_params(gbdt_params), device=gbdt_device)
+                             params=parse_gbdt_params(gbdt_params), device=gbdt_device,
+                             lgbm_params=parse_gbdt_params(lgbm_params))
     label = label or artifacts.load_manifest(data_dir).get("label")
     if not label:
         raise ValueError("no --label given and the manifest names none")
@@ -280,7 +284,8 @@ def _train(*, data_dir, output_dir, final_dir, label, ensemble, members, epochs,
         "eval_carve": carve, "members": members, "seed": seed, "data_dir": os.path.abspath(data_dir),
         "features_source": source,
         "member_kinds": list(getattr(model, "kinds", None) or getattr(model, "member_kinds", ())),
-        "gbdt": {"params": dict(gbdt_config.params), "num_boost_round": gbdt_rounds,
+        "gbdt": {"params": dict(gbdt_config.params), "lgbm_params": dict(gbdt_config.lgbm_params),
+                 "num_boost_round": gbdt_rounds,
                  "early_stopping_rounds": gbdt_early_stopping} if has_gbdt(model) else None,
         "options": {"epochs": epochs, "batch_size": batch_size, "member_kind": getattr(model, "member_kind", None),
                     "feature_fraction": feature_fraction, "folds": folds, "boosting": boosting, "bootstrap": bootstrap,

@@ -82,6 +82,7 @@ class CompiledTrees:
     base_margin: np.ndarray    # float32 [models, units]
     depth: int                 # longest root-to-leaf path (edges)
     num_features: int
+    sum_dtype: str = "float32"  # leaves summed in XGBoost's float32 order, or in float64 (LightGBM)
 
     @property
     def n_models(self) -> int:
@@ -267,6 +268,9 @@ def tree_margins(trees: CompiledTrees, x, method: str = "auto"):
     per_round = tf.gather(padded, const(layout.reshape(-1)), axis=1)
     per_round = tf.reshape(per_round, [batch, t.n_models, t.units, t.layout.shape[2]])
     base = tf.broadcast_to(const(t.base_margin)[None, :, :, None], [batch, t.n_models, t.units, 1])
+    if t.sum_dtype == "float64":       # LightGBM: a double sum, order immaterial at float32 output precision
+        total = tf.reduce_sum(tf.cast(per_round, tf.float64), axis=-1) + tf.cast(base[..., 0], tf.float64)
+        return tf.cast(total, tf.float32)
     return tf.cumsum(tf.concat([base, per_round], axis=-1), axis=-1)[..., -1]
 
 

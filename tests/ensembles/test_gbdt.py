@@ -64,7 +64,7 @@ def test_stacking_of_gbdt_and_keras_members_uses_folds_and_a_fitted_meta_learner
 def test_bagging_gbdt_members_get_their_own_poisson_weights(adult_small_dir, tmp_path):
     result = train_ensemble(adult_small_dir, str(tmp_path / "m"), ensemble="bagging", members=2, epochs=1, seed=5,
                             verbose=0, report=False, member_kind="gbdt", gbdt_rounds=30)
-    first, second = result.ensemble.members.gbdt.boosters
+    first, second = result.ensemble.members.tree_groups[0][1].boosters
     assert first.save_raw("json") != second.save_raw("json")     # different bootstrap samples
     out = result.serve_fn(examples=_test_examples(adult_small_dir))["member_predictions"].numpy()
     assert out.shape == (400, 2) and np.abs(out[:, 0] - out[:, 1]).max() > 1e-3

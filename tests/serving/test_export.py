@@ -17,8 +17,9 @@ from tfpipe.serving.export import load_saved_model, predict_examples, read_metad
 FRESH = r"""
 import sys
 sys.modules["tfpipe"] = None          # tfpipe must not be needed (nor importable) to serve,
-sys.modules["xgboost"] = None         # nor the GBDT library that trained the gbdt member
-for name in ("tfpipe", "xgboost"):
+sys.modules["xgboost"] = None         # nor the GBDT libraries that trained the tree members
+sys.modules["lightgbm"] = None
+for name in ("tfpipe", "xgboost", "lightgbm"):
     try:
         __import__(name)
         raise SystemExit(name + " was importable")
@@ -42,7 +43,7 @@ def _examples(data_dir, n=300):
     return [bytes(x) for x in batch.numpy()]
 
 
-def test_saved_model_reproduced_in_fresh_process_without_tfpipe_or_xgboost(trained, adult_small_dir, tmp_path):
+def test_saved_model_reproduced_in_fresh_process_without_tfpipe_or_gbdt_libraries(trained, adult_small_dir, tmp_path):
     examples = _examples(adult_small_dir)
     expected = trained.serve_fn(examples=tf.constant(examples))
     path = str(tmp_path / "examples.tfrecord")
@@ -61,16 +62,18 @@ def test_saved_model_reproduced_in_fresh_process_without_tfpipe_or_xgboost(train
     got = np.load(str(tmp_path / "out.npz"))
     for key in ("predictions", "member_predictions"):
         np.testing.assert_allclose(got[key], expected[key].numpy(), rtol=0, atol=1e-6)
-    assert got["predictions"].shape == (len(examples),) and got["member_predictions"].shape == (len(examples), 3)
-    # the gbdt member, served by the fresh process, is XGBoost's own prediction on the same rows
-    assert trained.metadata["member_names"] == ["gbdt_0", "wide_deep_1", "dnn_2"]
+    assert got["predictions"].shape == (len(examples),) and got["member_predictions"].shape == (len(examples), 4)
+    # the tree members, served by the fresh process, are XGBoost's and LightGBM's own predictions on the same rows
+    assert trained.metadata["member_names"] == ["gbdt_0", "lgbm_1", "wide_deep_2", "dnn_3"]
     compiled = tff.compile_features(tff.load_config(os.path.join(trained.output_dir, "features.pbtxt")))
     tree = compiled.preprocessor.tree_block(tf.io.parse_example(tf.constant(examples), compiled.parse_spec))
     kinds = feature_types(compiled.tree_features)
-    booster = trained.ensemble.members.gbdt.boosters[0]
+    booster = trained.ensemble.members.tree_groups[0][1].boosters[0]
     margin = booster.predict(xgb.DMatrix(tree.numpy(), feature_types=kinds, enable_categorical=True),
                              output_margin=True)
     np.testing.assert_allclose(got["member_predictions"][:, 0], 1 / (1 + np.exp(-margin)), rtol=0, atol=1e-6)
+    light = trained.ensemble.members.tree_groups[1][1].boosters[0]
+    np.testing.assert_allclose(got["member_predictions"][:, 1], light.predict(tree.numpy()), rtol=0, atol=1e-6)
 
 
 def test_signature_outputs_and_metadata(trained, adult_small_dir):
@@ -86,7 +89,7 @@ def test_signature_outputs_and_metadata(trained, adult_small_dir):
     assert np.isfinite(predict_examples(model, [empty])["predictions"]).all()
     meta = read_metadata(trained.saved_model_dir)
     assert meta["label"] == "income" and meta["classes"] == ["<=50K", ">50K"]
-    assert meta["precision"] == "mixed_bfloat16" and len(meta["member_names"]) == 3
+    assert meta["precision"] == "mixed_bfloat16" and len(meta["member_names"]) == 4
     files = os.listdir(os.path.dirname(trained.saved_model_dir))
     assert "saved_model" in files and "metrics.json" in files
     assert json.load(open(os.path.join(os.path.dirname(trained.saved_model_dir), "metrics.json")))["splits"]
