@@ -54,8 +54,9 @@ class ColumnEvidence:
     distinct: Optional[set] = dataclasses.field(default_factory=set)  # None once over MAX_DOMAIN_SIZE
 
     @classmethod
-    def of(cls, array: pa.Array, options: ValidationOptions, position) -> "ColumnEvidence":
-        """Evidence of one column of one chunk."""
+    def of(cls, array: pa.Array, options: ValidationOptions, position, value_map=None) -> "ColumnEvidence":
+        """Evidence of one column of one chunk; ``value_map`` (the column's ``--value-map``) is applied to text
+        values as validation applies it, so that the inferred domain holds the values validation will see."""
         evidence = cls(position=position if isinstance(position, tuple) else (0, 0, position), rows=len(array))
         if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
             present = array.drop_null()
@@ -64,12 +65,13 @@ class ColumnEvidence:
             evidence.list_rows = len(present)
             if len(present):
                 evidence.min_values, evidence.max_values = int(lengths.min()), int(lengths.max())
-            evidence._count_values(pc.list_flatten(present), options, count_missing=False)
+            evidence._count_values(pc.list_flatten(present), options, count_missing=False, value_map=value_map)
         else:
-            evidence._count_values(array, options, count_missing=True)
+            evidence._count_values(array, options, count_missing=True, value_map=value_map)
         return evidence
 
-    def _count_values(self, array: pa.Array, options: ValidationOptions, count_missing: bool) -> None:
+    def _count_values(self, array: pa.Array, options: ValidationOptions, count_missing: bool,
+                      value_map=None) -> None:
         if pa.types.is_struct(array.type) or pa.types.is_map(array.type):
             self.nested += len(array) - array.null_count
             self.missing += array.null_count if count_missing else 0
@@ -84,6 +86,8 @@ class ColumnEvidence:
         if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
             if options.strip:
                 array = pc.utf8_trim_whitespace(array)
+            for old, new in (value_map or {}).items():          # the order of validation.py: strip, map, nulls
+                array = pc.if_else(pc.equal(array, old), pa.scalar(new, pa.string()), array)
             if options.null_values:
                 array = pc.if_else(pc.is_in(array, pa.array(list(options.null_values), pa.string())),
                                    pa.scalar(None, pa.string()), array)
@@ -146,7 +150,7 @@ class ColumnEvidence:
 def evidence_of_batch(columns: Mapping[str, pa.Array], options: ValidationOptions, file_index: int = 0,
                       chunk_index: int = 0) -> dict:
     """Evidence for every column of one chunk."""
-    return {name: ColumnEvidence.of(array, options, (file_index, chunk_index, position))
+    return {name: ColumnEvidence.of(array, options, (file_index, chunk_index, position), options.value_maps.get(name))
             for position, (name, array) in enumerate(columns.items())}
 
 

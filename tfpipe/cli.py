@@ -17,6 +17,7 @@ import sys
 # Module path of every subcommand group, in the order they are listed in ``tfpipe --help``.
 COMMAND_MODULES = (
     "tfpipe.pipelines.cli",   # preprocess
+    "tfpipe.pipelines.validate_cli",   # validate
     "tfpipe.features.cli",    # features init
     "tfpipe.ensembles.cli",   # train
     "tfpipe.serving.cli",     # evaluate

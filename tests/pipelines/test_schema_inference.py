@@ -37,3 +37,12 @@ def test_label_is_required_even_with_missing_values_and_columns_keep_file_order(
     batch = {"b": pa.array([b"1", b"?"]), "a": pa.array([b"x", b"y"])}
     rules = _infer([batch], 2, required=("b",))
     assert list(rules) == ["b", "a"] and rules["b"].required
+
+
+def test_value_maps_apply_before_the_domain_is_inferred():
+    """A column whose values are all re-mapped (Adult's test labels '>50K.') gets the mapped values as its
+    domain, so validation (which maps first) accepts them."""
+    options = ValidationOptions(value_maps={"income": {">50K.": ">50K", "<=50K.": "<=50K"}})
+    columns = {"income": pa.array([" >50K.", "<=50K.", "<=50K.", ">50K."] * 3)}
+    schema = schema_from_evidence(evidence_of_batch(columns, options), 12, required=("income",))
+    assert list(schema.string_domain[0].value) == ["<=50K", ">50K"]
