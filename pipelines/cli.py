@@ -54,6 +54,7 @@ def register(subparsers) -> None:
     parser.add_argument("--dataset-name", help="TFDS dataset name (default: from --output)")
     parser.add_argument("--chunk-mb", type=int, default=16, help="size of the pieces read in parallel")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument("--no-report", action="store_true", help="skip DIR/report.html (and its plots)")
     parser.set_defaults(handler=run, accepts_extra_args=True)
 
 
@@ -73,7 +74,8 @@ def options_from_args(args):
         overwrite=args.overwrite, runner=args.runner, beam_args=list(getattr(args, "extra_args", [])),
         delimiter=args.delimiter, csv_multiline=args.csv_multiline, null_values=null_values,
         strip=not args.no_strip, max_field_bytes=args.max_field_bytes, value_maps=parse_value_maps(args.value_map),
-        dataset_name=args.dataset_name, chunk_bytes=args.chunk_mb << 20, progress=not args.quiet)
+        dataset_name=args.dataset_name, chunk_bytes=args.chunk_mb << 20, progress=not args.quiet,
+        report=not args.no_report)
 
 
 def run(args) -> int:

@@ -71,6 +71,7 @@ class PreprocessOptions:
     dataset_name: Optional[str] = None
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     progress: bool = True
+    report: bool = True          # DIR/report.html + DIR/report/*.png (pipelines/report.py)
 
 
 def parse_value_maps(specs: Sequence[str]) -> dict:
@@ -234,9 +235,17 @@ def run_preprocess(options: PreprocessOptions) -> dict:
                            for name, _ in splits}
             write_tfds_metadata(os.path.join(work_dir, config.tfds_subdir), config.dataset_name, rules,
                                 shard_lengths, split_bytes)
+        if options.report:
+            from tfpipe.pipelines.report import REPORT
+
+            manifest["report"] = REPORT
         with open(os.path.join(work_dir, "manifest.json"), "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, indent=2)
             handle.write("\n")
+        if options.report:
+            from tfpipe.pipelines.report import write_dataset_report
+
+            write_dataset_report(work_dir)
         os.remove(os.path.join(work_dir, SUMMARY_FILE))
         for scratch in (PROGRESS_DIR, PIECES_DIR):  # nothing temporary in the published output
             shutil.rmtree(os.path.join(work_dir, scratch), ignore_errors=True)
