@@ -1,4 +1,5 @@
-"""HTML training report with PNG plots: members vs ensemble (per split) and training curves.
+"""HTML training report with PNG plots: members vs ensemble, ROC and calibration curves (per split), permutation
+feature importance (through the serving function, :mod:`tfpipe.ensembles.importance`) and training curves.
 
 Plots are drawn with matplotlib (Agg backend, no display needed).
 
@@ -72,6 +73,92 @@ def plot_history(path: str, history: list) -> None:
     plt.close(fig)
 
 
+def roc_points(labels, scores) -> tuple[np.ndarray, np.ndarray]:
+    """(false positive rate, true positive rate) of ``scores`` for binary ``labels``, one point per threshold."""
+    y = np.asarray(labels).reshape(-1).astype(bool)
+    s = np.asarray(scores, "float64").reshape(-1)
+    order = np.argsort(-s, kind="stable")
+    y, s = y[order], s[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]            # the last index of every distinct score
+    tp, fp = np.cumsum(y)[last], np.cumsum(~y)[last]
+    return np.r_[0.0, fp / max(fp[-1], 1)], np.r_[0.0, tp / max(tp[-1], 1)]
+
+
+def calibration_points(labels, predicted, bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean predicted, mean observed, count) per quantile bin of ``predicted``."""
+    predicted = np.asarray(predicted, "float64").reshape(-1)
+    observed = np.asarray(labels, "float64").reshape(-1)
+    edges = np.unique(np.quantile(predicted, np.linspace(0, 1, bins + 1)))
+    index = np.clip(np.searchsorted(edges, predicted, side="right") - 1, 0, max(len(edges) - 2, 0))
+    count = np.bincount(index, minlength=max(len(edges) - 1, 1)).astype(float)
+    keep = count > 0
+    mean_p = np.bincount(index, predicted, minlength=len(count))[keep] / count[keep]
+    mean_y = np.bincount(index, observed, minlength=len(count))[keep] / count[keep]
+    return mean_p, mean_y, count[keep]
+
+
+def plot_curves(path: str, split: str, labels, predictions, task_kind: str) -> None:
+    """ROC (classification) and calibration of the ensemble on one split: binary P(positive); multi-class one-vs-rest
+    ROC per class and the top class's confidence vs accuracy; regression binned predicted vs actual."""
+    plt = _pyplot()
+    labels, predictions = np.asarray(labels), np.asarray(predictions, "float64")
+    panels = 1 if task_kind == "regression" else 2
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.6))
+    axes = np.atleast_1d(axes)
+    if task_kind == "regression":
+        p, y, _ = calibration_points(labels, predictions.reshape(-1), bins=20)
+        lo, hi = float(min(p.min(), y.min())), float(max(p.max(), y.max()))
+        axes[0].plot([lo, hi], [lo, hi], ":", color="grey")
+        axes[0].plot(p, y, "o-", color=tuple(c / 255 for c in PALETTE[0]))
+        axes[0].set_xlabel("mean predicted (20 quantile bins)")
+        axes[0].set_ylabel("mean actual")
+        axes[0].set_title(f"calibration, {split}")
+    else:
+        if task_kind == "binary":
+            curves = [("ensemble", labels.reshape(-1) == 1, predictions.reshape(-1))]
+            p, y, _ = calibration_points(labels.reshape(-1) == 1, predictions.reshape(-1))
+            xlabel, ylabel = "mean predicted P(positive)", "observed positive rate"
+        else:
+            classes = predictions.shape[1]
+            curves = [(f"class {c}", labels.astype(int) == c, predictions[:, c]) for c in range(min(classes, 8))]
+            top = predictions.argmax(axis=1)
+            p, y, _ = calibration_points(top == labels.astype(int), predictions.max(axis=1))
+            xlabel, ylabel = "mean top-class probability", "accuracy"
+        for i, (name, positive, score) in enumerate(curves):
+            if positive.any() and (~positive).any():
+                fpr, tpr = roc_points(positive, score)
+                axes[0].plot(fpr, tpr, color=tuple(c / 255 for c in PALETTE[i % len(PALETTE)]), label=name)
+        axes[0].plot([0, 1], [0, 1], ":", color="grey")
+        axes[0].set_xlabel("false positive rate")
+        axes[0].set_ylabel("true positive rate")
+        axes[0].set_title(f"ROC, {split}")
+        axes[0].legend(fontsize=7)
+        axes[1].plot([0, 1], [0, 1], ":", color="grey")
+        axes[1].plot(p, y, "o-", color=tuple(c / 255 for c in PALETTE[3]))
+        axes[1].set_xlabel(xlabel)
+        axes[1].set_ylabel(ylabel)
+        axes[1].set_title(f"calibration, {split} (10 quantile bins)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def plot_importance(path: str, importance: dict, metric: str) -> None:
+    """Horizontal bars: the drop of ``metric`` when each input column is shuffled (± its spread)."""
+    plt = _pyplot()
+    names = list(importance)[:40]
+    fig, ax = plt.subplots(figsize=(7, 0.25 * len(names) + 1.2))
+    ax.barh(range(len(names)), [importance[n]["mean"] for n in names], xerr=[importance[n]["std"] for n in names],
+            color=tuple(c / 255 for c in PALETTE[0]))
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{metric} lost when the column is shuffled")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
 def _table(split_metrics: dict) -> str:
     ens = split_metrics["ensemble"]
     cols = [k for k in ("auc", "logloss", "accuracy", "rmse", "mae") if k in ens]
@@ -84,8 +171,12 @@ def _table(split_metrics: dict) -> str:
     return f"<table border=1 cellpadding=3>{head}{body}</table>"
 
 
-def write_report(output_dir: str, metrics: dict, history: list, metadata: dict) -> str:
-    """Writes ``output_dir/report.html`` and its PNG plots (``output_dir/report/``); returns the HTML path."""
+def write_report(output_dir: str, metrics: dict, history: list, metadata: dict, predictions: dict | None = None,
+                 importance: dict | None = None) -> str:
+    """Writes ``output_dir/report.html`` and its PNG plots (``output_dir/report/``); returns the HTML path.
+
+    ``predictions``: ``{split: {"labels", "predictions"}}`` for the ROC / calibration curves; ``importance``:
+    ``{"split", "metric", "columns": permutation_importance(...)}``."""
     plots = os.path.join(output_dir, "report")
     os.makedirs(plots, exist_ok=True)
     task_kind = metadata["task"]["kind"]
@@ -97,6 +188,21 @@ def write_report(output_dir: str, metrics: dict, history: list, metadata: dict) 
         png = f"members_{split}.png"
         plot_members(os.path.join(plots, png), split, m, task_kind)
         parts.append(f"<h2>{html.escape(split)}</h2>{_table(m)}<p><img src='report/{png}'></p>")
+        if predictions and split in predictions and len(predictions[split]["labels"]):
+            curves = f"curves_{split}.png"
+            plot_curves(os.path.join(plots, curves), split, predictions[split]["labels"],
+                        predictions[split]["predictions"], task_kind)
+            parts.append(f"<p><img src='report/{curves}'></p>")
+    if importance and importance.get("columns"):
+        plot_importance(os.path.join(plots, "importance.png"), importance["columns"], importance["metric"])
+        rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{v['mean']:.4f}</td><td>{v['std']:.4f}</td></tr>"
+                       for name, v in importance["columns"].items())
+        parts.append(f"<h2>Permutation feature importance ({html.escape(importance['split'])} split, "
+                     f"{importance['rows']} examples, {importance['repeats']} shuffles)</h2><p>How much "
+                     f"{html.escape(importance['metric'])} the served model loses when one input column's values "
+                     "are shuffled across examples (serialized tf.Example in, as served).</p>"
+                     f"<p><img src='report/importance.png'></p><table border=1 cellpadding=3><tr><th>column</th>"
+                     f"<th>mean drop</th><th>std</th></tr>{rows}</table>")
     plot_history(os.path.join(plots, "training_curves.png"), history)
     legend = []
     for i, h in enumerate(history):

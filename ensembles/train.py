@@ -147,6 +147,29 @@ def _tree_data(data_dir, compiled, label_spec, carve, config, blocks: str):
     return TreeData(split("train"), split("eval"), compiled.tree_features)
 
 
+def _importance(serve_fn, data_dir: str, metadata: dict, task_kind: str, columns: list, limit: int = 4096,
+                repeats: int = 3) -> dict:
+    """Permutation importance of every input column on the eval split (the carve-out when there is no eval
+    split), at most ``limit`` examples, through the serving function."""
+    import numpy as np
+
+    from tfpipe.ensembles import records
+    from tfpipe.ensembles.importance import permutation_importance
+    from tfpipe.ensembles.metrics import primary_metric
+
+    serialized, labels = [], []
+    for batch in records.serialized_dataset(data_dir, "eval", 2048, metadata.get("eval_carve"), limit=limit):
+        y, valid = records.labels_from_examples(batch, metadata["label"], metadata["label_dtype"],
+                                                metadata.get("classes"))
+        serialized += [bytes(b) for b, ok in zip(batch.numpy(), valid) if ok]
+        labels.append(y[valid])
+    columns = [c for c in columns if c != metadata["label"]]
+    found = permutation_importance(serve_fn, serialized, np.concatenate(labels) if labels else [], task_kind,
+                                   columns, repeats=repeats, seed=int(metadata.get("seed", 0)), limit=limit)
+    return {"split": "eval", "rows": len(serialized), "repeats": repeats, "metric": primary_metric(task_kind)[0],
+            "columns": found}
+
+
 def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ensemble: str = "bagging",
                    members: int = 8, epochs: int = 5, batch_size: int = 256, precision: str = "auto",
                    strategy: str = "auto", seed: int = 0, features_config: str | None = None, *,
@@ -296,19 +319,23 @@ def _train(*, data_dir, output_dir, final_dir, label, ensemble, members, epochs,
     saved_model_dir = export_saved_model(model, compiled.parse_spec, compiled.preprocessor,
                                          os.path.join(output_dir, "saved_model"), metadata, serve_fn=serve_fn)
     metric_splits = metric_splits or tuple(["train", "eval"] + [s for s in splits if s not in ("train", "eval")])
-    metrics = {}
+    metrics, predictions = {}, {}
     for split in metric_splits:
         out = records.predict_split(serve_fn, data_dir, split, metadata)
         metrics[split] = ensemble_metrics(the_task.kind, out["labels"], out["predictions"],
                                           out["member_predictions"], metadata["member_names"])
+        predictions[split] = {"labels": out["labels"], "predictions": out["predictions"]}
+    importance = _importance(serve_fn, data_dir, metadata, the_task.kind, list(compiled.parse_spec)) if report \
+        else None
     metrics_path = os.path.join(output_dir, "metrics.json")
-    records.write_json(metrics_path, {"metadata": metadata, "splits": metrics, "history": history})
+    records.write_json(metrics_path, {"metadata": metadata, "splits": metrics, "history": history,
+                                      "permutation_importance": importance})
     print(format_metrics(metrics), flush=True)
     report_path = None
     if report:
         from tfpipe.ensembles.report import write_report
 
-        report_path = write_report(output_dir, metrics, history, metadata)
+        report_path = write_report(output_dir, metrics, history, metadata, predictions, importance)
     final = lambda path: None if path is None else os.path.join(final_dir, os.path.relpath(path, output_dir))  # noqa: E731
     return TrainResult(final_dir, final(saved_model_dir), final(metrics_path), final(report_path), metrics, history,
                        metadata, ensemble=model, serve_fn=serve_fn, seconds=time.time() - start)

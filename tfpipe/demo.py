@@ -38,8 +38,8 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("demo", help="run the pipeline end to end on the bundled UCI Adult data")
     parser.add_argument("--workdir", default="tfpipe-demo", help="where the demo writes (default ./tfpipe-demo)")
     parser.add_argument("--ensemble", default="stacking", choices=["bagging", "boosting", "stacking"])
-    parser.add_argument("--members", type=int, default=3,
-                        help="stacking: gbdt, wide_deep, dnn base members (the default kinds cycle)")
+    parser.add_argument("--members", type=int, default=4,
+                        help="stacking: gbdt, lgbm, wide_deep, dnn base members (the default kinds cycle)")
     parser.add_argument("--folds", type=int, default=3, help="stacking: K-fold by example key")
     parser.add_argument("--epochs", type=int, default=5)
     parser.set_defaults(handler=run)
@@ -63,6 +63,7 @@ def run(args) -> int:
     manifest = run_preprocess(adult_preprocess_options(data_dir))
     print(f"read {manifest['rows_read']:,} rows, wrote {manifest['rows_written']}, "
           f"rejected {manifest['rows_rejected']} (listed in {data_dir}/{manifest['rejected']})", flush=True)
+    print(f"data report: {os.path.join(data_dir, manifest['report'])}", flush=True)
 
     from tfpipe.ensembles.train import train_ensemble
 
@@ -96,4 +97,6 @@ def run(args) -> int:
     outputs = serve(examples=tf.constant([serialized]))
     print(f"P(income >50K) = {float(outputs['predictions'][0]):.4f}; members: "
           f"{[round(float(p), 4) for p in outputs['member_predictions'][0]]}", flush=True)
+    print(f"\nreports to open in a browser:\n  data:  {os.path.abspath(os.path.join(data_dir, manifest['report']))}"
+          f"\n  model: {os.path.abspath(result.report_path)}", flush=True)
     return 0

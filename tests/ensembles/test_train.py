@@ -29,7 +29,12 @@ def test_train_ensemble_writes_model_metrics_report(kind, members, adult_small_d
     assert saved["metadata"]["precision"] == "float32" and saved["metadata"]["task"]["kind"] == "binary"
     html = open(result.report_path).read()
     assert "members_test.png" in html and "training_curves.png" in html
-    for png in ("members_test.png", "training_curves.png"):
+    assert "curves_test.png" in html and "importance.png" in html
+    importance = saved["permutation_importance"]
+    assert importance["rows"] == n_eval and len(importance["columns"]) == 14      # every input column, not the label
+    strongest = max(importance["columns"], key=lambda c: importance["columns"][c]["mean"])
+    assert importance["columns"][strongest]["mean"] > 0.01
+    for png in ("members_test.png", "training_curves.png", "curves_test.png", "importance.png"):
         with open(os.path.join(out, "report", png), "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert os.path.exists(os.path.join(out, "logs")) and os.path.exists(os.path.join(out, "features.pbtxt"))
