@@ -32,6 +32,16 @@ def drifted_dir(tmp_path_factory, adult_raw_dir) -> str:
     return output
 
 
+def test_two_random_halves_pass(tmp_path, adult_raw_dir):
+    """Adult's train file split in two by row hash: the defaults find nothing."""
+    output = str(tmp_path / "halves")
+    run_preprocess(adult_preprocess_options(output, progress=False, report=False, split="a=0.5,b=0.5",
+                                            inputs=[os.path.join(adult_raw_dir, "adult.data")]))
+    reports, anomalies = validate(output, split="b", against_split="a")
+    assert not anomalies.anomaly_info, {k: v.description for k, v in anomalies.anomaly_info.items()}
+    assert max(r.drift for r in reports) < 0.05
+
+
 def test_test_split_passes_against_train_split(adult_data_dir):
     reports, anomalies = validate(adult_data_dir, split="test", against_split="train")
     assert not anomalies.anomaly_info, {k: v.description for k, v in anomalies.anomaly_info.items()}
