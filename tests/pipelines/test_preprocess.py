@@ -145,8 +145,8 @@ def test_rerun_is_byte_identical_and_existing_output_is_refused(tmp_path, adult_
     assert 0.78 < first["rows_written"]["train"] / 32561 < 0.82
     with pytest.raises(NotATfpipeOutput, match="--overwrite"):
         run(tmp_path / "a", overwrite=False)
-    assert sorted(os.listdir(tmp_path / "a")) == ["manifest.json", "rejected.jsonl", "schema.pbtxt",
-                                                  "statistics.pbtxt", "tfds"]   # no _pieces/ or other scratch
+    assert sorted(os.listdir(tmp_path / "a")) == ["manifest.json", "rejected.jsonl", "report", "report.html",
+                                                  "schema.pbtxt", "statistics.pbtxt", "tfds"]   # no scratch
     # --overwrite replaces a previous tfpipe output (and leaves no temporary sibling behind) ...
     run(tmp_path / "a", overwrite=True)
     assert sorted(os.listdir(tmp_path)) == ["a", "b"]
