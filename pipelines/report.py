@@ -42,6 +42,13 @@ for (const table of document.querySelectorAll('table.sortable')) {
     th.dataset.asc = asc ? '1' : '0'; rows.forEach(r => body.appendChild(r));
   }));
 }
+const openTarget = () => { const d = document.getElementById(location.hash.slice(1)); if (d) d.open = true; };
+window.addEventListener('hashchange', openTarget); openTarget();
+const toggle = document.getElementById('toggle-all');
+if (toggle) toggle.addEventListener('click', () => {
+  const all = document.querySelectorAll('details'), open = !Array.from(all).every(d => d.open);
+  all.forEach(d => d.open = open);
+});
 """
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;max-width:1200px;color:#222}
@@ -77,7 +84,8 @@ def rejected_groups(path: str) -> dict:
             if not line.strip():
                 continue
             row = json.loads(line)
-            key = (str(row.get("field", "")), str(row.get("reason", "")).split(":")[0])
+            field = row.get("field")
+            key = ("(whole row)" if field in (None, "") else str(field), str(row.get("reason", "")).split(":")[0])
             group = groups.setdefault(key, [0, []])
             group[0] += 1
             if len(group[1]) < EXAMPLES_PER_GROUP:
@@ -209,7 +217,8 @@ def write_dataset_report(data_dir: str) -> str:
             plot = f"<img loading=lazy src='{png}' alt='{esc(name)} per split'>"
         sections.append(f"<details id='f{index}'><summary>{esc(name)} — {esc(types.get(name, 'not in schema'))}"
                         f"</summary>{plot}</details>")
-    parts.append("</tbody></table><h2>Per feature</h2>")
+    parts.append("</tbody></table><h2>Per feature</h2><p><button id=toggle-all>open / close all</button> "
+                 "(a feature's name in the table opens its plot)</p>")
     parts.extend(sections)
     parts.append(f"<script>{_SORT_JS}</script></body></html>")
     path = os.path.join(data_dir, REPORT)
