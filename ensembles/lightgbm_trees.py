@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfpipe.ensembles.trees import CompiledTrees
+from tfpipe.ensembles.trees import CompiledTrees, assemble
 
 # LightGBM objective (first word of the dump's "objective") → does tfpipe's task link match its raw score?
 SUPPORTED_OBJECTIVES = ("binary", "multiclass", "regression")
@@ -154,16 +154,5 @@ def compile_lightgbm(boosters) -> CompiledTrees:
             depth = max(depth, tree_depth)
             offset += n
         per_output.append(by_output)
-    rounds = max(1, max(len(trees) for by_output in per_output for trees in by_output))
-    layout = np.full((len(models), units, rounds), -1, "int32")
-    for m, by_output in enumerate(per_output):
-        for u, trees in enumerate(by_output):
-            layout[m, u, :len(trees)] = trees
-    dtypes = {"feature": "int32", "threshold": "float32", "left": "int32", "right": "int32",
-              "default_left": bool, "categorical": bool, "cat_offset": "int32", "cat_size": "int32",
-              "leaf_value": "float32"}
-    flat = {k: np.concatenate(v).astype(dtypes[k]) for k, v in arrays.items()}
-    table = np.concatenate(cat_table) if cat_table else np.zeros(1, bool)
-    return CompiledTrees(**flat, cat_table=table, roots=np.asarray(roots, "int32"), layout=layout,
-                         base_margin=np.zeros((len(models), units), "float32"), depth=depth,
-                         num_features=int(num_features), sum_dtype="float64")
+    return assemble(arrays, cat_table, roots, per_output, np.zeros((len(models), units)), depth, num_features,
+                    sum_dtype="float64")

@@ -199,8 +199,16 @@ def compile_boosters(boosters, include_base: bool = True) -> CompiledTrees:
             depth = max(depth, _tree_depth(left, right))
             offset += n
         per_output.append(by_output)
+    return assemble(arrays, cat_table, roots, per_output, np.stack(bases), depth, num_features)
+
+
+def assemble(arrays: dict, cat_table: list, roots: list, per_output: list, base_margin, depth: int,
+             num_features: int, sum_dtype: str = "float32") -> CompiledTrees:
+    """:class:`CompiledTrees` from per-tree node array pieces (``arrays[name]``: one array per tree),
+    ``cat_table`` pieces, tree ``roots`` and ``per_output[model][unit]`` = that output's tree indices in order
+    (shared by the XGBoost and LightGBM compilers)."""
     rounds = max(1, max(len(trees) for by_output in per_output for trees in by_output))
-    layout = np.full((len(models), units, rounds), -1, "int32")
+    layout = np.full((len(per_output), len(per_output[0]), rounds), -1, "int32")
     for m, by_output in enumerate(per_output):
         for u, trees in enumerate(by_output):
             layout[m, u, :len(trees)] = trees
@@ -210,8 +218,8 @@ def compile_boosters(boosters, include_base: bool = True) -> CompiledTrees:
     flat = {k: np.concatenate(v).astype(dtypes[k]) for k, v in arrays.items()}
     table = np.concatenate(cat_table) if cat_table else np.zeros(1, bool)
     return CompiledTrees(**flat, cat_table=table, roots=np.asarray(roots, "int32"), layout=layout,
-                         base_margin=np.stack(bases).astype("float32"), depth=depth,
-                         num_features=int(num_features))
+                         base_margin=np.asarray(base_margin, "float32"), depth=depth,
+                         num_features=int(num_features), sum_dtype=sum_dtype)
 
 
 def traverse_leaves(trees: CompiledTrees, x):
