@@ -1,19 +1,32 @@
-"""The Beam pipeline of ``tfpipe preprocess``: schema inference (pass 1) then validate → encode → write (pass 2).
+"""The Beam pipelines of ``tfpipe preprocess``: schema inference (pass 1), then validate → encode → write (pass 2).
 
 Elements are whole chunks and Arrow arrays, never single rows, so the per-element cost of a runner does not
-scale with the row count. Results that the driver needs (shard sizes, statistics, rejected rows, counts)
-are written by the pipeline itself into the job's work directory, so any runner with access to that
-directory works.
+scale with the row count. Every file goes through :mod:`tfpipe.pipelines.storage` (Beam's FileSystems), so
+workers that share no disk with the driver write straight to the job's work directory on the object store.
+
+Pass 2 is built so that it runs on every Beam runner, the experimental ``DaskRunner`` included:
+
+- one output per ParDo (tagged elements, split by ``Select``): Beam 2.77's Dask ParDo merges the tagged outputs
+  of a multi-output ParDo into one collection;
+- no side input carries job data (the schema is a constructor argument, known after pass 1): Dask computes a
+  side input inside the consuming task, outside the job's graph, so the work upstream of it would run twice;
+- every output flows into one final ``WriteSummary``: Dask computes only the graph of the last transform.
+
+Nothing gathers rows in one worker: each chunk writes its rows of every shard as a *piece* and its rejected
+rows as a JSON-lines piece; a shard is its pieces concatenated in input order (TFRecord files concatenate
+into a valid file), and the rejected rows of an input file are its chunks' pieces renumbered to file line
+numbers — only paths, counts and mergeable statistics travel through the runner.
 
 Example::
 
     >>> config = JobConfig(work_dir="/tmp/work", label="income", splits=(("train", 1.0),), num_shards={"train": 1})
     >>> with beam.Pipeline(options=options) as pipeline:
-    ...     build_pipeline(pipeline, chunks, config)
+    ...     build_write_pipeline(pipeline, chunks, config, schema_bytes)
 """
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import os
 import shutil
@@ -22,8 +35,9 @@ from typing import Optional, Sequence
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-from apache_beam.pvalue import AsList, AsSingleton, TaggedOutput
+from apache_beam.metrics import Metrics
 
+from tfpipe.pipelines import storage
 from tfpipe.pipelines.example_encoder import encode_examples
 from tfpipe.pipelines.readers import CsvOptions, read_chunk
 from tfpipe.pipelines.schema import FeatureRule
@@ -31,13 +45,18 @@ from tfpipe.pipelines.schema_inference import evidence_of_batch, merge_evidence
 from tfpipe.pipelines.sources import Chunk
 from tfpipe.pipelines.splitting import assign_shards, assign_splits, row_hashes
 from tfpipe.pipelines.statistics import DatasetStatsAccumulator
-from tfpipe.pipelines.tfrecord import gzip_bytes, record_crcs, write_tfrecords
+from tfpipe.pipelines.tfrecord import record_crcs, write_tfrecords
 from tfpipe.pipelines.validation import ValidationOptions, take_rows, validate_batch
 
 SUMMARY_FILE = "_summary.json"
 SCHEMA_FILE = "schema.pbtxt"
+STATISTICS_FILE = "statistics.pbtxt"
 PROGRESS_DIR = "_progress"
 PIECES_DIR = "_pieces"
+REJECT_PIECES_DIR = "_rejected_pieces"
+REJECTED_DIR = "rejected"
+SCRATCH_DIRS = (PROGRESS_DIR, PIECES_DIR, REJECT_PIECES_DIR)
+METRICS_NAMESPACE = "tfpipe"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +73,7 @@ class JobConfig:
     compression: str = "none"
     dataset_name: str = "dataset"
     tfds_subdir: str = "tfds"
-    report_progress: bool = True
+    progress_markers: bool = False   # leave per-chunk files the driver's progress bar counts (local work dir)
 
     @property
     def split_names(self) -> list[str]:
@@ -62,19 +81,36 @@ class JobConfig:
 
     def piece_path(self, split: str, shard: int, chunk: Chunk) -> str:
         """Where a chunk writes its rows of one shard, before the shard is assembled."""
-        return os.path.join(self.work_dir, PIECES_DIR, f"{split}-{shard:05d}-{chunk.file_index:05d}-"
+        return storage.join(self.work_dir, PIECES_DIR, f"{split}-{shard:05d}-{chunk.file_index:05d}-"
                                                        f"{chunk.chunk_index:05d}.tfrecord")
+
+    def reject_piece_path(self, chunk: Chunk) -> str:
+        return storage.join(self.work_dir, REJECT_PIECES_DIR, f"{chunk.file_index:05d}-{chunk.chunk_index:05d}.jsonl")
 
     def shard_path(self, split: str, shard: int) -> str:
         count = self.num_shards[split]
         name = f"{self.dataset_name}-{split}.tfrecord-{shard:05d}-of-{count:05d}"
-        return os.path.join(self.work_dir, self.tfds_subdir, name)
+        return storage.join(self.work_dir, self.tfds_subdir, name)
+
+    def rejected_path(self, file_index: int) -> str:
+        """Relative path of the rejected rows of input file ``file_index`` (published; listed in the manifest)."""
+        return f"{REJECTED_DIR}/rejected-{file_index:05d}.jsonl"
 
 
-def _mark_progress(work_dir: str, stage: str, chunk: Chunk, rows: int) -> None:
-    """Leaves a marker the driver's progress bar counts (local runners; harmless elsewhere)."""
+_CHUNKS_DONE = {stage: Metrics.counter(METRICS_NAMESPACE, f"chunks_{stage}") for stage in ("infer", "write")}
+_ROWS_READ = Metrics.counter(METRICS_NAMESPACE, "rows_read")
+
+
+def _mark_progress(config: JobConfig, stage: str, chunk: Chunk, rows: int) -> None:
+    """Counts a finished chunk: a Beam metric (every runner) and, for a local work dir, a marker file that the
+    driver's progress bar counts while the job runs."""
+    _CHUNKS_DONE[stage].inc()
+    if stage == "write":
+        _ROWS_READ.inc(rows)
+    if not config.progress_markers:
+        return
     try:
-        directory = os.path.join(work_dir, PROGRESS_DIR, stage)
+        directory = os.path.join(config.work_dir, PROGRESS_DIR, stage)
         os.makedirs(directory, exist_ok=True)
         with open(os.path.join(directory, f"{chunk.file_index:05d}-{chunk.chunk_index:05d}"), "w") as handle:
             handle.write(str(rows))
@@ -85,14 +121,14 @@ def _mark_progress(work_dir: str, stage: str, chunk: Chunk, rows: int) -> None:
 class InferChunk(beam.DoFn):
     """Pass 1: per-column type evidence of one chunk."""
 
-    def __init__(self, validation: ValidationOptions, csv: CsvOptions, work_dir: str):
-        self.validation, self.csv, self.work_dir = validation, csv, work_dir
+    def __init__(self, config: JobConfig):
+        self.config = config
 
     def process(self, chunk: Chunk):
-        batch = read_chunk(chunk, self.csv)
-        evidence = evidence_of_batch(batch.columns, self.validation, chunk.file_index, chunk.chunk_index)
-        _mark_progress(self.work_dir, "infer", chunk, batch.num_rows_read)
-        yield evidence, len(batch.row_numbers)
+        batch = read_chunk(chunk, self.config.csv)
+        evidence = evidence_of_batch(batch.columns, self.config.validation, chunk.file_index, chunk.chunk_index)
+        _mark_progress(self.config, "infer", chunk, batch.num_rows_read)
+        yield None, (evidence, len(batch.row_numbers))
 
 
 class MergeEvidence(beam.CombineFn):
@@ -113,15 +149,24 @@ class MergeEvidence(beam.CombineFn):
         return accumulator
 
 
-def _schema_from_evidence(merged, config: "JobConfig"):
-    """Decides the schema from the merged evidence and writes it; returns it serialized."""
+def _write_schema_from_evidence(keyed, config: JobConfig) -> int:
+    """Decides the schema from the merged evidence and writes it to the work dir."""
     from tfpipe.pipelines.schema import write_schema
     from tfpipe.pipelines.schema_inference import schema_from_evidence
 
-    evidence, rows = merged
+    _, (evidence, rows) = keyed
     schema = schema_from_evidence(evidence, rows, required=(config.label,) if config.label else ())
-    write_schema(schema, os.path.join(config.work_dir, SCHEMA_FILE))
-    return schema.SerializeToString()
+    write_schema(schema, storage.join(config.work_dir, SCHEMA_FILE))
+    return len(schema.feature)
+
+
+def build_infer_pipeline(pipeline, chunks: Sequence[Chunk], config: JobConfig):
+    """Pass 1: reads every chunk once and writes ``WORK/schema.pbtxt``."""
+    return (pipeline
+            | "Chunks" >> beam.Create(list(chunks), reshuffle=True)
+            | "Evidence" >> beam.ParDo(InferChunk(config))
+            | "MergeEvidence" >> beam.CombinePerKey(MergeEvidence())
+            | "WriteSchema" >> beam.Map(_write_schema_from_evidence, config))
 
 
 def job_rules(schema_bytes: bytes, label: Optional[str]) -> tuple:
@@ -135,42 +180,48 @@ def job_rules(schema_bytes: bytes, label: Optional[str]) -> tuple:
 
 
 class ProcessChunk(beam.DoFn):
-    """Pass 2: read → validate → encode → route one chunk; rows go out as Arrow arrays per (split, shard)."""
+    """Pass 2: read → validate → encode → write one chunk's pieces.
 
-    def __init__(self, config: JobConfig):
-        self.config = config
+    Emits ``("piece", (split, shard), info)`` per piece, ``("stats", split, accumulator)`` per split and one
+    ``("chunk", counts)``; rejected rows go to the chunk's JSON-lines piece, numbered by line within the chunk.
+    """
+
+    def __init__(self, config: JobConfig, schema_bytes: bytes):
+        self.config, self.schema_bytes = config, schema_bytes
 
     def setup(self):
-        self._rules = {}
+        self._rules: Sequence[FeatureRule] = job_rules(self.schema_bytes, self.config.label)
 
-    def process(self, chunk: Chunk, schema_bytes: bytes):
+    def process(self, chunk: Chunk):
         config = self.config
-        if schema_bytes not in self._rules:
-            self._rules = {schema_bytes: job_rules(schema_bytes, config.label)}
-        rules: Sequence[FeatureRule] = self._rules[schema_bytes]
         batch = read_chunk(chunk, config.csv)
         rejects = [(number, text, reason, None) for number, text, reason in batch.structural]
         written = {}
         if len(batch.row_numbers):
-            result = validate_batch(batch.columns, rules, config.validation)
+            result = validate_batch(batch.columns, self._rules, config.validation)
             bad = np.flatnonzero(result.rejected)
-            if bad.size:
-                for index in bad:
-                    field, reason = result.reason(int(index))
-                    number = int(batch.row_numbers[index])
-                    rejects.append((batch.line_of(number), batch.raw_text(number), reason, field))
+            for index in bad:
+                field, reason = result.reason(int(index))
+                number = int(batch.row_numbers[index])
+                rejects.append((batch.line_of(number), batch.raw_text(number), reason, field))
             valid = np.flatnonzero(~result.rejected)
             if valid.size:
-                written = yield from self._route(chunk, rules, take_rows(result.columns, valid))
-        _mark_progress(config.work_dir, "write", chunk, batch.num_rows_read)
-        yield TaggedOutput("rejects", (chunk.file_index, chunk.chunk_index, chunk.path, chunk.first_row, rejects))
-        yield TaggedOutput("counts", {
-            "file": chunk.file_index, "chunk": chunk.chunk_index, "lines": batch.line_count,
-            "read": batch.num_rows_read, "blank_lines": batch.blank_lines, "written": written,
-            "rejected": len(rejects)})
+                written = yield from self._route(chunk, take_rows(result.columns, valid))
+        reject_piece = None
+        if rejects:
+            rejects.sort(key=lambda item: item[0])
+            reject_piece = config.reject_piece_path(chunk)
+            storage.write_text(reject_piece, "".join(
+                json.dumps({"local": local, "field": field, "reason": reason, "raw": raw}, ensure_ascii=False) + "\n"
+                for local, raw, reason, field in rejects))
+        _mark_progress(config, "write", chunk, batch.num_rows_read)
+        yield "chunk", {
+            "file": chunk.file_index, "chunk": chunk.chunk_index, "source": chunk.path, "first_row": chunk.first_row,
+            "lines": batch.line_count, "read": batch.num_rows_read, "blank_lines": batch.blank_lines,
+            "written": written, "rejected": len(rejects), "reject_piece": reject_piece}
 
-    def _route(self, chunk: Chunk, rules: Sequence[FeatureRule], columns: dict):
-        config = self.config
+    def _route(self, chunk: Chunk, columns: dict):
+        config, rules = self.config, self._rules
         examples = encode_examples([(rule.name, rule.kind, columns[rule.name]) for rule in rules])
         crcs = record_crcs(examples)
         hashes = row_hashes(columns, config.key_columns, crcs)
@@ -196,22 +247,40 @@ class ProcessChunk(beam.DoFn):
             split = names[int(split_index[start])]
             stats = DatasetStatsAccumulator(split)
             stats.add_batch({name: array.slice(start, end - start) for name, array in columns.items()}, kinds)
-            yield TaggedOutput("stats", (split, stats))
+            yield "stats", split, stats
             shard_bounds = np.flatnonzero(np.diff(shard_index[start:end])) + 1 + start
             for low, high in zip(np.r_[start, shard_bounds], np.r_[shard_bounds, end]):
                 shard = int(shard_index[low])
                 path = config.piece_path(split, shard, chunk)
                 count, size = write_tfrecords(path, examples.slice(low, high - low), crcs=crcs[low:high])
-                yield (split, shard), {"order": chunk.order_key, "path": path, "records": count, "bytes": size}
+                yield "piece", (split, shard), {"order": chunk.order_key, "path": path, "records": count,
+                                                "bytes": size}
             written[split] = int(end - start)
         return written
+
+
+class _Counting:
+    """Counts the bytes written through it (the size of a gzip shard, without asking the store)."""
+
+    def __init__(self, target):
+        self.target, self.count = target, 0
+
+    def write(self, data):
+        self.count += len(data)
+        return self.target.write(data)
+
+    def flush(self):
+        pass
 
 
 class WriteShard(beam.DoFn):
     """Writes one shard by concatenating, in input order, the pieces the chunks wrote for it.
 
     TFRecord files concatenate into a valid TFRecord file, so rows never travel through the runner's
-    shuffle: only the pieces' paths do.
+    shuffle: only the pieces' paths do. How pieces become a shard depends on the store: local files are
+    linked (one piece) or copied in the kernel; on object stores one piece is a server-side copy, several are
+    streamed into one new object. GZIP shards are one gzip stream (zero timestamp) over the pieces, streamed.
+    The pieces are left for the driver to delete, so a retried bundle finds them again.
     """
 
     def __init__(self, config: JobConfig):
@@ -220,30 +289,50 @@ class WriteShard(beam.DoFn):
     def process(self, keyed):
         (split, shard), pieces = keyed
         pieces = sorted((piece for piece in pieces if piece is not None), key=lambda piece: tuple(piece["order"]))
+        sources = [piece["path"] for piece in pieces]
         path = self.config.shard_path(split, shard)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
         if self.config.compression == "gzip":
-            parts = []
-            for piece in pieces:
-                with open(piece["path"], "rb") as handle:
-                    parts.append(handle.read())
-            with open(path, "wb") as handle:
-                handle.write(gzip_bytes(b"".join(parts)))
-        elif len(pieces) == 1:
-            os.replace(pieces[0]["path"], path)
+            with storage.create(path) as raw:
+                counting = _Counting(raw)
+                with gzip.GzipFile(fileobj=counting, mode="wb", mtime=0, filename="") as stream:
+                    for source in sources:
+                        with storage.open_read(source) as handle:
+                            storage.copy_stream(handle, stream)
+            size = counting.count
         else:
-            _concatenate([piece["path"] for piece in pieces], path)
-        for piece in pieces:
-            if os.path.exists(piece["path"]):
-                os.remove(piece["path"])
-        if not pieces:
-            open(path, "wb").close()
-        yield {"split": split, "shard": shard, "records": sum(piece["records"] for piece in pieces),
-               "bytes": os.path.getsize(path), "path": os.path.basename(path)}
+            _assemble(sources, path)
+            size = sum(piece["bytes"] for piece in pieces)
+        yield "shard", {"split": split, "shard": shard, "records": sum(piece["records"] for piece in pieces),
+                        "bytes": size, "path": storage.basename(path)}
+
+
+def _assemble(sources: Sequence[str], target: str) -> None:
+    """``target`` = the ``sources`` concatenated, by the cheapest means the store has."""
+    if not storage.is_local(target):
+        if len(sources) == 1:
+            from apache_beam.io.filesystems import FileSystems
+
+            FileSystems.copy([sources[0]], [target])
+            return
+        with storage.create(target) as out:
+            for source in sources:
+                with storage.open_read(source) as handle:
+                    storage.copy_stream(handle, out)
+        return
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if os.path.lexists(target):
+        os.remove(target)    # a retried bundle
+    if len(sources) == 1:
+        try:
+            os.link(sources[0], target)
+            return
+        except OSError:
+            pass
+    _concatenate(sources, target)
 
 
 def _concatenate(sources: Sequence[str], target: str) -> None:
-    """Appends the files to ``target`` in order, copying in the kernel where the OS allows."""
+    """Appends the local files to ``target`` in order, copying in the kernel where the OS allows."""
     with open(target, "wb") as out:
         for source in sources:
             with open(source, "rb") as handle:
@@ -259,6 +348,38 @@ def _concatenate(sources: Sequence[str], target: str) -> None:
                     handle.seek(copied)
                     out.seek(0, os.SEEK_END)
                     shutil.copyfileobj(handle, out, 16 << 20)
+
+
+class WriteRejected(beam.DoFn):
+    """The rejected rows of one input file: its chunks' pieces in order, renumbered to the file's line numbers.
+
+    The pieces are streamed line by line; only the per-chunk counts are held.
+    """
+
+    def __init__(self, config: JobConfig):
+        self.config = config
+
+    def process(self, keyed):
+        file_index, chunks = keyed
+        chunks = sorted(chunks, key=lambda count: count["chunk"])
+        if not any(count["reject_piece"] for count in chunks):
+            return
+        relative = self.config.rejected_path(file_index)
+        rows = 0
+        with storage.create(storage.join(self.config.work_dir, *relative.split("/"))) as out:
+            lines_before = 0
+            for count in chunks:
+                if count["reject_piece"]:
+                    with storage.text_reader(count["reject_piece"]) as handle:
+                        for line in handle:
+                            piece = json.loads(line)
+                            record = {"source": count["source"],
+                                      "row": count["first_row"] + lines_before + piece["local"] - 1,
+                                      "field": piece["field"], "reason": piece["reason"], "raw": piece["raw"]}
+                            out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+                            rows += 1
+                lines_before += count["lines"]
+        yield "rejected", {"file": file_index, "path": relative, "rows": rows}
 
 
 class MergeStats(beam.CombineFn):
@@ -280,78 +401,72 @@ class MergeStats(beam.CombineFn):
 
 
 class WriteSummary(beam.DoFn):
-    """Writes rejected rows (with file line numbers), statistics and the counts the driver checks."""
+    """Writes the statistics and the summary the driver checks (shards, per-chunk counts, rejected files)."""
 
-    def __init__(self, config: JobConfig):
-        self.config = config
+    def __init__(self, config: JobConfig, schema_bytes: bytes):
+        self.config, self.schema_bytes = config, schema_bytes
 
-    def process(self, _, schema_bytes, shards, stats, rejects, counts):
+    def process(self, keyed):
         from google.protobuf import text_format
         from tensorflow_metadata.proto.v0 import statistics_pb2
 
         config = self.config
-        lines_before = _lines_before(counts)
-        records = []
-        for file_index, chunk_index, path, first_row, rows in rejects:
-            offset = lines_before[(file_index, chunk_index)]
-            for local, raw, reason, field in rows:
-                row = first_row + offset + local - 1
-                records.append((file_index, row, {"source": path, "row": row, "field": field, "reason": reason,
-                                                  "raw": raw}))
-        records.sort(key=lambda item: (item[0], item[1]))
-        with open(os.path.join(config.work_dir, "rejected.jsonl"), "w", encoding="utf-8") as handle:
-            for _, _, record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        by_split = {split: accumulator for split, accumulator in stats}
+        _, items = keyed
+        by_kind: dict = {"shard": [], "stats": [], "rejected": [], "chunk": []}
+        for kind, value in items:
+            by_kind[kind].append(value)
+        by_split = dict(by_kind["stats"])
         statistics = statistics_pb2.DatasetFeatureStatisticsList()
-        order = [rule.name for rule in job_rules(schema_bytes, config.label)]
+        order = [rule.name for rule in job_rules(self.schema_bytes, config.label)]
         for split in config.split_names:
             accumulator = by_split.get(split) or DatasetStatsAccumulator(split)
             statistics.datasets.append(accumulator.to_proto(order))
-        with open(os.path.join(config.work_dir, "statistics.pbtxt"), "w", encoding="utf-8") as handle:
-            handle.write(text_format.MessageToString(statistics))
-        summary = {"shards": sorted(shards, key=lambda s: (s["split"], s["shard"])),
-                   "counts": sorted(counts, key=lambda c: (c["file"], c["chunk"])),
-                   "rejected": len(records)}
-        with open(os.path.join(config.work_dir, SUMMARY_FILE), "w", encoding="utf-8") as handle:
-            json.dump(summary, handle)
+        storage.write_text(storage.join(config.work_dir, STATISTICS_FILE), text_format.MessageToString(statistics))
+        counts = sorted(by_kind["chunk"], key=lambda c: (c["file"], c["chunk"]))
+        rejected_files = sorted(by_kind["rejected"], key=lambda r: r["file"])
+        summary = {"shards": sorted(by_kind["shard"], key=lambda s: (s["split"], s["shard"])),
+                   "counts": [{key: value for key, value in count.items() if key != "reject_piece"}
+                              for count in counts],
+                   "rejected": sum(count["rejected"] for count in counts),
+                   "rejected_in_files": sum(item["rows"] for item in rejected_files),
+                   "rejected_files": [item["path"] for item in rejected_files]}
+        storage.write_text(storage.join(config.work_dir, SUMMARY_FILE), json.dumps(summary))
         yield summary["rejected"]
 
 
-def _lines_before(counts) -> dict:
-    """(file, chunk) → number of lines in the earlier chunks of the same file."""
-    before, running = {}, {}
-    for count in sorted(counts, key=lambda c: (c["file"], c["chunk"])):
-        before[(count["file"], count["chunk"])] = running.get(count["file"], 0)
-        running[count["file"]] = running.get(count["file"], 0) + count["lines"]
-    return before
+def _select(kind: str):
+    """``Select(kind)``: the ``(kind, *rest)`` elements of a tagged collection, without the tag."""
+    def select(element):
+        if element[0] == kind:
+            yield element[1:] if len(element) > 2 else element[1]
+    return select
 
 
-def build_pipeline(pipeline, chunks: Sequence[Chunk], config: JobConfig, schema=None):
-    """The whole job as one pipeline: infer the schema (unless given), then validate, encode and write.
-
-    Shards, statistics, the schema, rejected rows and a summary all land under ``config.work_dir``.
-    """
-    chunk_pcoll = pipeline | "Chunks" >> beam.Create(list(chunks), reshuffle=True)
-    if schema is None:
-        schema_pcoll = (chunk_pcoll
-                        | "Evidence" >> beam.ParDo(InferChunk(config.validation, config.csv, config.work_dir))
-                        | "MergeEvidence" >> beam.CombineGlobally(MergeEvidence())
-                        | "DecideSchema" >> beam.Map(_schema_from_evidence, config))
-    else:
-        schema_pcoll = pipeline | "GivenSchema" >> beam.Create([schema.SerializeToString()])
-    schema_side = AsSingleton(schema_pcoll)
-    processed = (chunk_pcoll
-                 | "Process" >> beam.ParDo(ProcessChunk(config), schema_side).with_outputs(
-                     "rejects", "counts", "stats", main="rows"))
+def build_write_pipeline(pipeline, chunks: Sequence[Chunk], config: JobConfig, schema_bytes: bytes):
+    """Pass 2: validate, encode and write every chunk; shards, rejected rows, statistics and ``_summary.json``
+    land under ``config.work_dir``."""
+    processed = (pipeline
+                 | "Chunks" >> beam.Create(list(chunks), reshuffle=True)
+                 | "Process" >> beam.ParDo(ProcessChunk(config, schema_bytes)))
     every_shard = [((split, shard), None) for split in config.split_names
                    for shard in range(config.num_shards[split])]
-    shards = ((processed.rows, pipeline | "EveryShard" >> beam.Create(every_shard))
+    shards = ((processed | "Pieces" >> beam.FlatMap(_select("piece")),
+               pipeline | "EveryShard" >> beam.Create(every_shard))
               | "WithEmptyShards" >> beam.Flatten()
-              | "GroupShards" >> beam.GroupByKey()
+              | "GroupPieces" >> beam.GroupByKey()
               | "WriteShards" >> beam.ParDo(WriteShard(config)))
-    stats = processed.stats | "MergeStats" >> beam.CombinePerKey(MergeStats())
-    return (pipeline
-            | "Once" >> beam.Create([None])
-            | "WriteSummary" >> beam.ParDo(WriteSummary(config), schema_side, AsList(shards), AsList(stats),
-                                           AsList(processed.rejects), AsList(processed.counts)))
+    stats = (processed
+             | "Stats" >> beam.FlatMap(_select("stats"))
+             | "MergeStats" >> beam.CombinePerKey(MergeStats())
+             | "TagStats" >> beam.Map(lambda split_stats: ("stats", split_stats)))
+    counts = processed | "Counts" >> beam.FlatMap(_select("chunk"))
+    rejected = (counts
+                | "ByFile" >> beam.Map(lambda count: (count["file"], count))
+                | "GroupByFile" >> beam.GroupByKey()
+                | "WriteRejected" >> beam.ParDo(WriteRejected(config)))
+    tagged_counts = counts | "TagCounts" >> beam.Map(lambda count: ("chunk", count))
+    return ((shards, stats, rejected, tagged_counts)
+            | "Results" >> beam.Flatten()
+            | "Together" >> beam.Map(lambda item: (None, item))
+            | "Gather" >> beam.GroupByKey()
+            | "WriteSummary" >> beam.ParDo(WriteSummary(config, schema_bytes)))

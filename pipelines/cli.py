@@ -24,9 +24,12 @@ def register(subparsers) -> None:
         "preprocess", help="raw CSV/Parquet/JSON lines -> validated tf.Example shards + statistics + schema",
         description="Reads raw rows, checks them against a schema (inferred unless --schema), writes TFDS-readable "
                     "TFRecord shards of tf.Example, statistics and the schema, and every rejected row with its "
-                    "reason. Unknown --flags are passed to Beam as pipeline options.")
-    parser.add_argument("--input", nargs="+", required=True, metavar="[SPLIT=]PATH_OR_GLOB",
-                        help="input files or globs; SPLIT=PATH keeps the given splits")
+                    "reason. Other --flags are Beam pipeline options, spelled as Beam spells them "
+                    "(e.g. --job_endpoint=localhost:8099, --s3_endpoint_url=...); unknown ones are an error.",
+        allow_abbrev=False)
+    parser.add_argument("--input", nargs="+", action="extend", required=True, metavar="[SPLIT=]PATH_OR_GLOB",
+                        help="input files or globs, local or on a store Beam handles (s3://, gs://, ...); "
+                             "SPLIT=PATH keeps the given splits; repeatable")
     parser.add_argument("--output", required=True, metavar="DIR", help="output directory (made atomically)")
     parser.add_argument("--label", help="label column (always required)")
     parser.add_argument("--format", default="auto", choices=["auto", "csv", "parquet", "jsonl"])
@@ -41,7 +44,9 @@ def register(subparsers) -> None:
     parser.add_argument("--max-rejected-fraction", type=_fraction, default=0.0,
                         help="fail if more than this fraction of rows is rejected (default 0)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
-    parser.add_argument("--runner", default="DirectRunner", help="Beam runner (DirectRunner, DataflowRunner, ...)")
+    parser.add_argument("--runner", default="DirectRunner",
+                        help="Beam runner: DirectRunner, PortableRunner, DaskRunner, DataflowRunner, FlinkRunner, "
+                             "SparkRunner or a full class path")
     parser.add_argument("--delimiter", default=",", help="CSV field delimiter")
     parser.add_argument("--csv-multiline", action="store_true",
                         help="quoted CSV values may contain newlines (each file is then read by one worker)")
@@ -55,6 +60,7 @@ def register(subparsers) -> None:
     parser.add_argument("--chunk-mb", type=int, default=16, help="size of the pieces read in parallel")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument("--no-report", action="store_true", help="skip DIR/report.html (and its plots)")
+    parser.add_argument("--verbose", action="store_true", help="on an error, show the whole traceback")
     parser.set_defaults(handler=run, accepts_extra_args=True)
 
 
@@ -78,6 +84,27 @@ def options_from_args(args):
         report=not args.no_report)
 
 
+def describe_error(error: BaseException, limit: int = 12) -> str:
+    """What went wrong and where: the exception, the innermost frame (for a Beam worker's error, the innermost
+    frame quoted in its message), and the message cut to ``limit`` lines."""
+    import traceback
+
+    where = ""
+    frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ else []
+    text = str(error)
+    quoted = [line.strip() for line in text.splitlines() if line.strip().startswith('File "')]
+    if quoted:                          # a worker's traceback inside the runner's message
+        where = quoted[-1]
+    elif frames:
+        frame = frames[-1]
+        where = f'File "{frame.filename}", line {frame.lineno}, in {frame.name}'
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > limit:              # a runner's message quotes whole tracebacks: keep the end, where the cause is
+        lines = ["..."] + lines[-limit:]
+    message = "\n".join(lines) or type(error).__name__
+    return f"{type(error).__name__}: {message}" + (f"\n  (at {where}; --verbose shows the traceback)" if where else "")
+
+
 def run(args) -> int:
     from tfpipe.pipelines.preprocess import PreprocessError, run_preprocess
 
@@ -85,11 +112,18 @@ def run(args) -> int:
         options = options_from_args(args)
         manifest = run_preprocess(options)
     except (PreprocessError, ValueError, FileNotFoundError) as error:
+        if getattr(args, "verbose", False):
+            raise
         print(f"tfpipe preprocess: error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:   # pylint: disable=broad-except  (a runner's or a worker's failure)
+        if getattr(args, "verbose", False):
+            raise
+        print(f"tfpipe preprocess: error: {describe_error(error)}", file=sys.stderr)
+        return 1
     written = ", ".join(f"{split} {rows:,}" for split, rows in manifest["rows_written"].items())
-    print(f"read {manifest['rows_read']:,} rows; wrote {written}; rejected {manifest['rows_rejected']:,} "
-          f"(see {args.output}/{manifest['rejected']})")
-    print(f"dataset: {args.output} (TFDS: {args.output}/{manifest['tfds_dir']})" if manifest["tfds_dir"]
+    rejected = f" (see {args.output.rstrip('/')}/{manifest['rejected']}/)" if manifest["rows_rejected"] else ""
+    print(f"read {manifest['rows_read']:,} rows; wrote {written}; rejected {manifest['rows_rejected']:,}{rejected}")
+    print(f"dataset: {args.output} (TFDS: {args.output.rstrip('/')}/{manifest['tfds_dir']})" if manifest["tfds_dir"]
           else f"dataset: {args.output}")
     return 0

@@ -1,8 +1,10 @@
 """``tfpipe preprocess``: raw CSV / Parquet / JSON lines → validated ``tf.Example`` shards + statistics + schema.
 
-One Beam pipeline that reads the data twice when no ``--schema`` is given (infer the schema, then validate /
-encode / write; only the second with one). Everything is written into a temporary directory beside the output and moved into
-place at the end, so a failed or interrupted job leaves no half dataset. The job checks its own books:
+Two Beam pipelines when no ``--schema`` is given (infer the schema, then validate / encode / write; only the
+second with one), on any runner, with inputs and ``--output`` on any store Beam's FileSystems handle
+(:mod:`tfpipe.pipelines.storage`). Everything is written into a temporary sibling of the output and published
+at the end (:mod:`tfpipe.pipelines.publish`; on object stores ``manifest.json`` is written last and is the
+commit marker), so a failed or interrupted job leaves no half dataset. The job checks its own books:
 rows read = rows written + rows rejected, or it fails.
 
 Example::
@@ -20,11 +22,12 @@ import logging
 import math
 import os
 import re
-import shutil
 import sys
+import tempfile
 from typing import Optional, Sequence
 
-from tfpipe.pipelines.publish import DATASET, check_replaceable, make_work_dir, publish
+from tfpipe.pipelines import storage
+from tfpipe.pipelines.publish import DATASET, check_replaceable, clean_stale_work_dirs, make_work_dir, publish
 from tfpipe.pipelines.readers import CsvOptions
 from tfpipe.pipelines.schema import FeatureRule, read_schema, rules_from_schema, write_schema
 from tfpipe.pipelines.sources import DEFAULT_CHUNK_BYTES, expand_inputs, plan_chunks
@@ -34,7 +37,9 @@ from tfpipe.pipelines.validation import DEFAULT_MAX_FIELD_BYTES, DEFAULT_NULL_VA
 TARGET_SHARD_BYTES = 64 << 20
 
 
-MANIFEST_FORMAT = "tfpipe.dataset/1"   # marks a directory as written by tfpipe preprocess (see publish.py)
+MANIFEST_FORMAT = "tfpipe.dataset/2"   # marks a directory as written by tfpipe preprocess (see publish.py);
+                                       # 2: rejected rows in rejected/ (one file per input with rejects)
+
 
 class PreprocessError(RuntimeError):
     """The job could not produce a dataset; the message says why and what to do."""
@@ -108,29 +113,16 @@ def parse_value_maps(specs: Sequence[str]) -> dict:
 
 
 def _dataset_name(options: PreprocessOptions) -> str:
-    name = options.dataset_name or os.path.basename(os.path.normpath(options.output))
+    name = options.dataset_name or storage.basename(options.output.rstrip("/"))
     name = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_") or "dataset"
     return name if name[0].isalpha() else f"d_{name}"
 
 
-def _pipeline_options(options: PreprocessOptions):
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    flags = list(options.beam_args)
-    given = " ".join(flags)
-    if options.runner in ("DirectRunner", "direct"):
-        if "direct_num_workers" not in given:
-            flags.append(f"--direct_num_workers={os.cpu_count() or 1}")
-        if "direct_running_mode" not in given:
-            # Threads, not processes: the work is Arrow/NumPy kernels that release the GIL, and threads
-            # skip the worker start-up and the pickling of every result between processes (measured faster).
-            flags.append("--direct_running_mode=multi_threading")
-    if "sdk_harness_log_level" not in given:
-        flags.append("--default_sdk_harness_log_level=WARNING")
-    return PipelineOptions(flags=flags, runner=options.runner)
-
-
-def _run_beam(options: PreprocessOptions, build, progress_dir: str, total: int, description: str) -> None:
+def _run_beam(options: PreprocessOptions, beam_options, build, progress_dir: Optional[str], total: int,
+              description: str) -> None:
+    """Runs one pipeline to the end. The progress bar counts the workers' marker files when the work dir is
+    local; otherwise it would sit at 0 while the job runs, so the job says where progress is shown instead and
+    prints the runner's Beam counters at the end (where the runner reports them)."""
     import apache_beam as beam
 
     from tfpipe.pipelines.progress import ChunkProgress
@@ -138,12 +130,41 @@ def _run_beam(options: PreprocessOptions, build, progress_dir: str, total: int, 
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     # The local job service relays every worker's start-up warnings; they say nothing about the data.
     logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
-    logging.getLogger("apache_beam.options.pipeline_options").setLevel(logging.ERROR)
+    runner = beam_options.get_all_options()["runner"]
     if options.progress:
-        print(f"[tfpipe] {description}: {total} chunk passes on {options.runner}", file=sys.stderr, flush=True)
-    with ChunkProgress(progress_dir, total, description) if options.progress else _nothing():
-        with beam.Pipeline(options=_pipeline_options(options)) as pipeline:
-            build(pipeline)
+        where = "" if progress_dir else " (progress: in the runner's UI; Beam counters tfpipe/chunks_write, " \
+                                        "tfpipe/rows_read)"
+        print(f"[tfpipe] {description}: {total} chunk passes on {runner}{where}", file=sys.stderr, flush=True)
+    pipeline = beam.Pipeline(options=beam_options)
+    build(pipeline)
+    show = options.progress and progress_dir is not None
+    with ChunkProgress(progress_dir, total, description) if show else _nothing():
+        result = pipeline.run()
+        state = result.wait_until_finish()
+    if state is not None and str(state) != "DONE":
+        raise PreprocessError(f"the Beam job ended in state {state} on {runner}")
+    if options.progress and progress_dir is None:
+        counters = _counters(result)
+        if counters:
+            print(f"[tfpipe] {description}: runner reports " + ", ".join(f"{k} {v:,}" for k, v in counters.items()),
+                  file=sys.stderr, flush=True)
+
+
+def _counters(result) -> dict:
+    """tfpipe's Beam counters as the runner reports them ({} where it does not, e.g. the DaskRunner)."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from tfpipe.pipelines.beam_job import METRICS_NAMESPACE
+
+    try:
+        found = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))["counters"]
+    except Exception:   # pylint: disable=broad-except  (NotImplementedError on Dask, UNIMPLEMENTED elsewhere)
+        return {}
+    totals: dict = {}
+    for counter in found:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + (value or 0)
+    return totals
 
 
 class _nothing:
@@ -170,7 +191,7 @@ def _num_shards(options: PreprocessOptions, files, splits, given_splits: bool) -
         return {name: options.num_shards for name, _ in splits}
     sizes = {name: 0.0 for name, _ in splits}
     for file in files:
-        size = os.path.getsize(file.path) * (3 if file.format == "parquet" else 1)
+        size = file.num_bytes * (3 if file.format == "parquet" else 1)
         if given_splits:
             sizes[file.split] += size
         else:
@@ -182,17 +203,24 @@ def _num_shards(options: PreprocessOptions, files, splits, given_splits: bool) -
 def _prepare_output(options: PreprocessOptions) -> tuple[str, str]:
     """Checks that ``--output`` may be written (see :mod:`tfpipe.pipelines.publish`); makes the work dir."""
     output = check_replaceable(options.output, DATASET, options.overwrite)
+    for stale in clean_stale_work_dirs(output):
+        print(f"[tfpipe] deleted {stale}, left by an earlier run that did not finish", file=sys.stderr)
     return output, make_work_dir(output)
 
 
 def run_preprocess(options: PreprocessOptions) -> dict:
     """Runs the whole job; returns the manifest written to ``OUTPUT/manifest.json``."""
-    from tfpipe.pipelines.beam_job import PIECES_DIR, PROGRESS_DIR, SCHEMA_FILE, SUMMARY_FILE, JobConfig, build_pipeline
+    from tfpipe.pipelines.beam_job import (PROGRESS_DIR, SCHEMA_FILE, SCRATCH_DIRS, SUMMARY_FILE,
+                                           JobConfig, build_infer_pipeline, build_write_pipeline)
+    from tfpipe.pipelines.runner_options import pipeline_options
 
     if options.compression not in ("none", "gzip"):
         raise PreprocessError(f"--compression {options.compression!r}: expected none or gzip")
     if not 0.0 <= options.max_rejected_fraction <= 1.0:
         raise PreprocessError("--max-rejected-fraction must be between 0 and 1")
+    beam_options = pipeline_options(options.runner, options.beam_args)
+    storage.configure(beam_options)           # S3 endpoint / keys, GCP project, ... for the driver's own reads
+    storage.check_supported(options.output)
     files = expand_inputs(options.inputs, options.format)
     given_splits = files[0].split is not None
     if given_splits and options.split:
@@ -206,53 +234,68 @@ def run_preprocess(options: PreprocessOptions) -> dict:
     validation = ValidationOptions(null_values=tuple(options.null_values), strip=options.strip,
                                    max_field_bytes=options.max_field_bytes, value_maps=dict(options.value_maps))
     csv = CsvOptions(delimiter=options.delimiter, multiline=options.csv_multiline)
+    given_schema = read_schema(options.schema) if options.schema else None
+    if given_schema is not None:
+        _check_columns(given_schema, options)
     output, work_dir = _prepare_output(options)
     try:
-        given_schema = read_schema(options.schema) if options.schema else None
-        if given_schema is not None:
-            _check_columns(given_schema, options)
-            write_schema(given_schema, os.path.join(work_dir, SCHEMA_FILE))
+        local = storage.is_local(work_dir)
         config = JobConfig(work_dir=work_dir, label=options.label, splits=tuple(splits),
                            num_shards=_num_shards(options, files, splits, given_splits), validation=validation,
                            csv=csv, key_columns=tuple(options.key), compression=options.compression,
-                           dataset_name=_dataset_name(options))
-        stage = "validating and writing" if given_schema is not None else "inferring the schema, then writing"
-        passes = 1 if given_schema is not None else 2
-        _run_beam(options, lambda p: build_pipeline(p, chunks, config, given_schema),
-                  os.path.join(work_dir, PROGRESS_DIR), passes * len(chunks), stage)
-        schema = read_schema(os.path.join(work_dir, SCHEMA_FILE))
+                           dataset_name=_dataset_name(options), progress_markers=options.progress and local)
+        progress_dir = storage.join(work_dir, PROGRESS_DIR) if local else None
+        schema_path = storage.join(work_dir, SCHEMA_FILE)
+        if given_schema is None:
+            _run_beam(options, beam_options, lambda p: build_infer_pipeline(p, chunks, config), progress_dir,
+                      len(chunks), "inferring the schema")
+            schema = read_schema(schema_path)
+        else:
+            schema = given_schema
+            write_schema(schema, schema_path)
         rules = _check_columns(schema, options)
-        with open(os.path.join(work_dir, SUMMARY_FILE), encoding="utf-8") as handle:
-            summary = json.load(handle)
+        _run_beam(options, beam_options,
+                  lambda p: build_write_pipeline(p, chunks, config, schema.SerializeToString()), progress_dir,
+                  len(chunks) * (1 if given_schema is not None else 2), "validating and writing")
+        summary = json.loads(storage.read_text(storage.join(work_dir, SUMMARY_FILE)))
         manifest = _manifest(options, files, config, summary)
         _check_books(manifest, summary, output, work_dir, options)
         if options.compression == "none":
-            from tfpipe.pipelines.tfds_metadata import write_tfds_metadata
-
-            shard_lengths = {name: [s["records"] for s in summary["shards"] if s["split"] == name]
-                             for name, _ in splits}
-            split_bytes = {name: sum(s["bytes"] for s in summary["shards"] if s["split"] == name)
-                           for name, _ in splits}
-            write_tfds_metadata(os.path.join(work_dir, config.tfds_subdir), config.dataset_name, rules,
-                                shard_lengths, split_bytes)
+            _write_tfds_metadata(work_dir, config, rules, summary, [name for name, _ in splits])
         if options.report:
             from tfpipe.pipelines.report import REPORT
 
             manifest["report"] = REPORT
-        with open(os.path.join(work_dir, "manifest.json"), "w", encoding="utf-8") as handle:
-            json.dump(manifest, handle, indent=2)
-            handle.write("\n")
+        for scratch in SCRATCH_DIRS:    # nothing temporary in the published output
+            storage.delete_tree(storage.join(work_dir, scratch))
+        storage.delete([storage.join(work_dir, SUMMARY_FILE)])
+        storage.write_text(storage.join(work_dir, "manifest.json"), json.dumps(manifest, indent=2) + "\n")
         if options.report:
             from tfpipe.pipelines.report import write_dataset_report
 
             write_dataset_report(work_dir)
-        os.remove(os.path.join(work_dir, SUMMARY_FILE))
-        for scratch in (PROGRESS_DIR, PIECES_DIR):  # nothing temporary in the published output
-            shutil.rmtree(os.path.join(work_dir, scratch), ignore_errors=True)
         publish(work_dir, output, DATASET, options.overwrite)
         return manifest
     finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        storage.delete_tree(work_dir)
+
+
+def _write_tfds_metadata(work_dir: str, config, rules, summary: dict, split_names) -> None:
+    """TFDS's metadata beside the shards; TFDS writes with tf.io.gfile, which has no s3://, so off local disk
+    it is written to a local folder and copied up."""
+    from tfpipe.pipelines.tfds_metadata import write_tfds_metadata
+
+    shard_lengths = {name: [s["records"] for s in summary["shards"] if s["split"] == name] for name in split_names}
+    split_bytes = {name: sum(s["bytes"] for s in summary["shards"] if s["split"] == name) for name in split_names}
+    target = storage.join(work_dir, config.tfds_subdir)
+    if storage.is_local(target):
+        write_tfds_metadata(target, config.dataset_name, rules, shard_lengths, split_bytes)
+        return
+    with tempfile.TemporaryDirectory() as local:
+        write_tfds_metadata(local, config.dataset_name, rules, shard_lengths, split_bytes)
+        for name in sorted(os.listdir(local)):
+            with open(os.path.join(local, name), "rb") as handle:
+                storage.write_bytes(storage.join(target, name), handle.read())
 
 
 def _manifest(options: PreprocessOptions, files, config, summary) -> dict:
@@ -277,34 +320,55 @@ def _manifest(options: PreprocessOptions, files, config, summary) -> dict:
         "shards": {name: [s["path"] for s in summary["shards"] if s["split"] == name] for name in config.split_names},
         "schema": "schema.pbtxt",
         "statistics": "statistics.pbtxt",
-        "rejected": "rejected.jsonl",
+        "rejected": "rejected",
+        "rejected_files": summary["rejected_files"],
         "inputs": [{"path": file.path, "format": file.format, "split": file.split} for file in files],
         "options": {
             "label": options.label, "format": options.format, "column_names": list(options.column_names or []),
-            "schema": os.path.abspath(options.schema) if options.schema else None,
+            "schema": storage.absolute(options.schema) if options.schema else None,
             "split": options.split, "key": list(options.key), "num_shards": config.num_shards,
             "compression": options.compression, "max_rejected_fraction": options.max_rejected_fraction,
             "delimiter": options.delimiter, "csv_multiline": options.csv_multiline,
             "null_values": list(options.null_values), "strip": options.strip,
             "max_field_bytes": options.max_field_bytes, "value_maps": options.value_maps,
-            "chunk_bytes": options.chunk_bytes, "runner": options.runner, "beam_args": list(options.beam_args),
+            "chunk_bytes": options.chunk_bytes, "runner": options.runner, "beam_args": _public(options.beam_args),
         },
     }
+
+
+_SECRET_FLAGS = ("secret", "password", "token", "access_key", "session")
+
+
+def _public(flags: Sequence[str]) -> list[str]:
+    """Beam flags as recorded in the manifest: values of credential flags are not written down."""
+    public = []
+    for flag in flags:
+        name = flag.split("=", 1)[0].lower()
+        public.append(f"{flag.split('=', 1)[0]}=***" if "=" in flag and any(w in name for w in _SECRET_FLAGS)
+                      else flag)
+    return public
 
 
 def _check_books(manifest: dict, summary: dict, output: str, work_dir: str, options: PreprocessOptions) -> None:
     written = sum(manifest["rows_written"].values())
     in_shards = sum(shard["records"] for shard in summary["shards"])
-    if manifest["rows_read"] != written + manifest["rows_rejected"] or in_shards != written:
+    if (manifest["rows_read"] != written + manifest["rows_rejected"] or in_shards != written
+            or summary["rejected_in_files"] != manifest["rows_rejected"]):
         raise PreprocessError(f"internal error, rows do not add up: read {manifest['rows_read']}, written {written} "
-                              f"(shards hold {in_shards}), rejected {manifest['rows_rejected']}")
+                              f"(shards hold {in_shards}), rejected {manifest['rows_rejected']} (the rejected-row "
+                              f"files hold {summary['rejected_in_files']})")
     read = manifest["rows_read"]
     fraction = manifest["rows_rejected"] / read if read else 0.0
     if fraction > options.max_rejected_fraction:
         kept = f"{output}.rejected.jsonl"
-        shutil.copyfile(os.path.join(work_dir, "rejected.jsonl"), kept)
-        with open(kept, encoding="utf-8") as handle:
-            examples = [json.loads(line) for _, line in zip(range(3), handle)]
+        examples = []
+        with storage.create(kept) as out:
+            for relative in summary["rejected_files"]:
+                with storage.text_reader(storage.join(work_dir, *relative.split("/"))) as handle:
+                    for line in handle:
+                        out.write(line.encode("utf-8"))
+                        if len(examples) < 3:
+                            examples.append(json.loads(line))
         shown = "\n".join(f"  {e['source']} row {e['row']}: field {e['field']!r}: {e['reason']}" for e in examples)
         raise TooManyRejectedRows(
             f"{manifest['rows_rejected']} of {read} rows rejected ({fraction:.4%}), more than "

@@ -25,6 +25,7 @@ from typing import Optional
 import numpy as np
 import pyarrow as pa
 
+from tfpipe.pipelines import storage
 from tfpipe.pipelines.sources import Chunk
 
 _BLANK_LINE = re.compile(rb"(^|\n)[ \t\r]*(\n|$)")
@@ -101,7 +102,7 @@ def _jsonable(value):
 
 def read_text_range(chunk: Chunk) -> bytes:
     """The whole lines that start in [chunk.start, chunk.end)."""
-    with open(chunk.path, "rb") as handle:
+    with storage.open_read(chunk.path) as handle:
         begin = chunk.start
         if chunk.start > chunk.data_start:
             handle.seek(chunk.start - 1)
@@ -239,9 +240,10 @@ def _read_jsonl_lines(chunk: Chunk, data: bytes, lines: int) -> RawBatch:
 def _read_parquet(chunk: Chunk) -> RawBatch:
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(chunk.path)
-    first = sum(parquet.metadata.row_group(index).num_rows for index in range(chunk.start))
-    table = parquet.read_row_groups(list(range(chunk.start, chunk.end)))
+    with storage.open_read(chunk.path) as handle:
+        parquet = pq.ParquetFile(handle)
+        first = sum(parquet.metadata.row_group(index).num_rows for index in range(chunk.start))
+        table = parquet.read_row_groups(list(range(chunk.start, chunk.end)))
     columns = {name: table.column(name).combine_chunks() for name in table.column_names}
     numbers = np.arange(first + 1, first + table.num_rows + 1, dtype=np.int64)
     return RawBatch(chunk, columns, numbers, [], 0, None)

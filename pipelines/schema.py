@@ -80,12 +80,14 @@ def rules_from_schema(schema: schema_pb2.Schema) -> list[FeatureRule]:
 
 
 def read_schema(path: str) -> schema_pb2.Schema:
-    """Reads a text-format ``Schema`` file."""
-    with open(path, encoding="utf-8") as handle:
-        return text_format.Parse(handle.read(), schema_pb2.Schema())
+    """Reads a text-format ``Schema`` file (any path :mod:`tfpipe.pipelines.storage` reads)."""
+    from tfpipe.pipelines import storage
+
+    return text_format.Parse(storage.read_text(path), schema_pb2.Schema())
 
 
 def write_schema(schema: schema_pb2.Schema, path: str) -> None:
     """Writes ``schema`` in text format."""
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text_format.MessageToString(schema))
+    from tfpipe.pipelines import storage
+
+    storage.write_text(path, text_format.MessageToString(schema))

@@ -13,9 +13,10 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import glob
 import os
 from typing import Optional, Sequence
+
+from tfpipe.pipelines import storage
 
 FORMATS = ("csv", "parquet", "jsonl")
 _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".data": "csv", ".test": "csv",
@@ -30,6 +31,11 @@ class InputFile:
     path: str
     format: str
     split: Optional[str] = None
+    size: int = -1            # bytes, from the store's metadata (-1: not known; looked up when needed)
+
+    @property
+    def num_bytes(self) -> int:
+        return self.size if self.size >= 0 else storage.size(self.path)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,21 +75,26 @@ def detect_format(path: str, requested: str = "auto") -> str:
 def expand_inputs(specs: Sequence[str], requested_format: str = "auto") -> list[InputFile]:
     """Expands ``PATH_OR_GLOB`` and ``SPLIT=PATH_OR_GLOB`` specs into sorted, existing files.
 
-    A spec matching no file is an error (a typo must not silently produce an empty dataset).
+    Paths may be local or on any store Beam has a filesystem for (``s3://``, ``gs://``, ...). A spec matching
+    no file is an error (a typo must not silently produce an empty dataset); the same file twice is read once.
     """
     files: list[InputFile] = []
+    seen: set = set()
     for spec in specs:
         split, pattern = None, spec
-        if "=" in spec and not os.path.exists(spec):
+        if "=" in spec and storage.scheme(spec) is None and not os.path.exists(spec):
             split, pattern = spec.split("=", 1)
             if not split.isidentifier():
                 raise ValueError(f"--input {spec!r}: split name {split!r} must be a word (letters, digits, _)")
-        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        matches = [path for path in matches if os.path.isfile(path)]
+        storage.check_supported(pattern)
+        matches = storage.match(storage.absolute(pattern) if storage.is_local(pattern) else pattern)
         if not matches:
             raise FileNotFoundError(f"--input {spec!r}: no file matches {pattern!r}")
-        for path in matches:
-            files.append(InputFile(os.path.abspath(path), detect_format(path, requested_format), split))
+        for path, size in matches:
+            if path in seen:
+                continue
+            seen.add(path)
+            files.append(InputFile(path, detect_format(path, requested_format), split, size))
     splits = {file.split for file in files}
     if None in splits and len(splits) > 1:
         raise ValueError("--input: either give every input a split (SPLIT=PATH) or none")
@@ -94,7 +105,7 @@ def read_csv_header(path: str, delimiter: str = ",") -> tuple[int, tuple]:
     """(offset of the first byte after the header line, column names with surrounding spaces removed)."""
     import csv
 
-    with open(path, "rb") as handle:
+    with storage.open_read(path) as handle:
         first = handle.readline()
     try:
         text = first.decode("utf-8-sig")
@@ -120,11 +131,12 @@ def plan_chunks(files: Sequence[InputFile], chunk_bytes: int = DEFAULT_CHUNK_BYT
         if file.format == "parquet":
             import pyarrow.parquet as pq
 
-            row_groups = pq.ParquetFile(file.path).metadata.num_row_groups
+            with storage.open_read(file.path) as handle:
+                row_groups = pq.ParquetFile(handle).metadata.num_row_groups
             for index in range(row_groups):
                 chunks.append(Chunk(file_index, index, file.path, file.format, file.split, index, index + 1))
             continue
-        size = os.path.getsize(file.path)
+        size = file.num_bytes
         has_header = file.format == "csv" and not column_names
         data_start, names = read_csv_header(file.path, delimiter) if has_header else (0, tuple(column_names or ()))
         first_row = 2 if has_header else 1

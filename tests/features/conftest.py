@@ -126,7 +126,9 @@ def write_dataset(directory: str, splits: dict[str, list[dict]], kinds: dict[str
     with open(os.path.join(directory, "statistics.pbtxt"), "w") as f:
         f.write(text_format.MessageToString(statistics))
     manifest = {"rows_read": len(all_rows), "rows_written": rows_written, "rows_rejected": 0, "tfds_dir": "tfds", "shards_dir": "tfds",
-                "schema": "schema.pbtxt", "statistics": "statistics.pbtxt", "rejected": "rejected.jsonl",
+                "schema": "schema.pbtxt", "statistics": "statistics.pbtxt", "rejected": "rejected", "rejected_files": [],
+                "shards": {split: [f"{name}-{split}.tfrecord-{i:05d}-of-{shards:05d}" for i in range(shards)]
+                           for split in splits},
                 "label": label, "splits": list(splits), "dataset_name": name, "compression": "none",
                 "key_columns": [], "inputs": {}, "options": {}}
     with open(os.path.join(directory, "manifest.json"), "w") as f:

@@ -1,6 +1,5 @@
 """End-to-end runs of the Beam job (DirectRunner, both cores) on the bundled Adult data and on bad input."""
 import glob
-import json
 import os
 
 import pandas as pd
@@ -11,7 +10,7 @@ import tensorflow as tf
 
 from tfpipe.demo import ADULT_COLUMNS, adult_preprocess_options
 from tfpipe.pipelines import PreprocessOptions, TooManyRejectedRows, run_preprocess
-from tfpipe.pipelines.artifacts import load_manifest, load_schema, shard_paths
+from tfpipe.pipelines.artifacts import iter_rejected, load_manifest, load_schema, shard_paths
 from tfpipe.pipelines.publish import NotATfpipeOutput
 
 
@@ -26,7 +25,8 @@ def test_adult_counts_add_up_and_tf_data_and_tfds_read_them_back(adult_data_dir)
     assert manifest["rows_written"] == {"train": 32561, "test": 16281}
     assert manifest["rows_rejected"] == 1 and manifest["rows_read"] == 32561 + 16281 + 1
     assert manifest["blank_lines_skipped"] == 2  # each file ends with an empty line
-    rejected = [json.loads(line) for line in open(os.path.join(adult_data_dir, manifest["rejected"]))]
+    rejected = list(iter_rejected(adult_data_dir))
+    assert manifest["rejected_files"] == ["rejected/rejected-00001.jsonl"]   # only adult.test has a rejected row
     assert rejected == [{"source": rejected[0]["source"], "row": 1, "field": None,
                          "reason": "wrong field count: expected 15 fields, found 1", "raw": "|1x3 Cross validator"}]
     assert rejected[0]["source"].endswith("adult.test")
@@ -98,7 +98,7 @@ def test_every_kind_of_bad_row_is_rejected_with_file_row_and_field(tmp_path):
     manifest = run_preprocess(PreprocessOptions(
         inputs=[str(csv)], output=str(tmp_path / "out"), label="label", schema=_schema_for_bad_rows(tmp_path),
         max_field_bytes=100, max_rejected_fraction=0.5, chunk_bytes=256, progress=False))
-    rejected = [json.loads(line) for line in open(tmp_path / "out" / "rejected.jsonl")]
+    rejected = list(iter_rejected(str(tmp_path / "out")))
     by_row = {r["row"]: r for r in rejected}
     assert manifest["rows_read"] == good + len(positions)
     assert manifest["rows_read"] == sum(manifest["rows_written"].values()) + manifest["rows_rejected"]
@@ -140,12 +140,12 @@ def test_rerun_is_byte_identical_and_existing_output_is_refused(tmp_path, adult_
     run(tmp_path / "b")
     files_a = sorted(glob.glob(str(tmp_path / "a" / "tfds" / "*.tfrecord-*")))
     assert len(files_a) == 6
-    for path in files_a + [str(tmp_path / "a" / n) for n in ("schema.pbtxt", "statistics.pbtxt", "rejected.jsonl")]:
+    for path in files_a + [str(tmp_path / "a" / n) for n in ("schema.pbtxt", "statistics.pbtxt")]:
         assert open(path, "rb").read() == open(path.replace(str(tmp_path / "a"), str(tmp_path / "b")), "rb").read()
     assert 0.78 < first["rows_written"]["train"] / 32561 < 0.82
     with pytest.raises(NotATfpipeOutput, match="--overwrite"):
         run(tmp_path / "a", overwrite=False)
-    assert sorted(os.listdir(tmp_path / "a")) == ["manifest.json", "rejected.jsonl", "report", "report.html",
+    assert sorted(os.listdir(tmp_path / "a")) == ["manifest.json", "report", "report.html",
                                                   "schema.pbtxt", "statistics.pbtxt", "tfds"]   # no scratch
     # --overwrite replaces a previous tfpipe output (and leaves no temporary sibling behind) ...
     run(tmp_path / "a", overwrite=True)
@@ -209,6 +209,6 @@ def test_multiline_csv_rejects_name_the_first_line_and_quote_the_record(tmp_path
     manifest = run_preprocess(PreprocessOptions(inputs=[f"train={source}"], output=str(tmp_path / "out"),
                                                 csv_multiline=True, max_rejected_fraction=1.0, progress=False))
     assert manifest["rows_read"] == 6 and manifest["rows_rejected"] == 1
-    [record] = [json.loads(line) for line in open(tmp_path / "out" / "rejected.jsonl")]
+    [record] = list(iter_rejected(str(tmp_path / "out")))
     assert (record["row"], record["field"], record["raw"]) == (6, "s", "4,,\\xff\\xfe")
     assert record["reason"].startswith("invalid UTF-8")

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tfpipe.pipelines import PreprocessOptions, run_preprocess
-from tfpipe.pipelines.artifacts import load_schema, shard_paths
+from tfpipe.pipelines.artifacts import iter_rejected, load_schema, shard_paths
 from tfpipe.pipelines.preprocess import PreprocessError
 from tfpipe.pipelines.validation import DEFAULT_NULL_VALUES
 
@@ -105,8 +105,7 @@ def _check(manifest, out, rows: list[dict], cells: list[dict]):
         return
     written = sum(manifest["rows_written"].values())
     assert manifest["rows_read"] == len(rows) == written + manifest["rows_rejected"]
-    with open(out / "rejected.jsonl", encoding="utf-8") as handle:
-        rejected = [json.loads(line) for line in handle]
+    rejected = list(iter_rejected(str(out)))
     assert len(rejected) == manifest["rows_rejected"]
     for record in rejected:
         assert record["source"].endswith(("data.csv", "data.jsonl", "data.parquet")) and record["row"] >= 1

@@ -45,7 +45,7 @@ def test_adult_report(adult_data_dir):
     assert "read = written + rejected: holds" in text
     assert f"{manifest['rows_read']:,}" in text and "32,561 train + 16,281 test" in text
     # Adult's one rejected row (a test line without its fields) is summarised with its reason and raw line
-    groups = rejected_groups(os.path.join(adult_data_dir, "rejected.jsonl"))
+    groups = rejected_groups([os.path.join(adult_data_dir, path) for path in manifest["rejected_files"]])
     assert sum(count for count, _ in groups.values()) == manifest["rows_rejected"] == 1
     (field, reason), (_, examples) = next(iter(groups.items()))
     assert reason and f"<td>{field}</td><td>{reason}</td>" in text and "adult.test row" in text
