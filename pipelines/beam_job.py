@@ -247,7 +247,7 @@ class ProcessChunk(beam.DoFn):
             split = names[int(split_index[start])]
             stats = DatasetStatsAccumulator(split)
             stats.add_batch({name: array.slice(start, end - start) for name, array in columns.items()}, kinds)
-            yield "stats", split, stats
+            yield "stats", split, (chunk.order_key, stats)
             shard_bounds = np.flatnonzero(np.diff(shard_index[start:end])) + 1 + start
             for low, high in zip(np.r_[start, shard_bounds], np.r_[shard_bounds, end]):
                 shard = int(shard_index[low])
@@ -310,9 +310,7 @@ def _assemble(sources: Sequence[str], target: str) -> None:
     """``target`` = the ``sources`` concatenated, by the cheapest means the store has."""
     if not storage.is_local(target):
         if len(sources) == 1:
-            from apache_beam.io.filesystems import FileSystems
-
-            FileSystems.copy([sources[0]], [target])
+            storage.copy(sources[0], target)
             return
         with storage.create(target) as out:
             for source in sources:
@@ -382,22 +380,17 @@ class WriteRejected(beam.DoFn):
         yield "rejected", {"file": file_index, "path": relative, "rows": rows}
 
 
-class MergeStats(beam.CombineFn):
-    def create_accumulator(self):
-        return None
+STATS_FAN_IN = 64   # chunk statistics merged per group at the first level of the merge tree
 
-    def add_input(self, accumulator, element):
-        return element if accumulator is None else accumulator.merge(element)
 
-    def merge_accumulators(self, accumulators):
-        merged = None
-        for accumulator in accumulators:
-            if accumulator is not None:
-                merged = accumulator if merged is None else merged.merge(accumulator)
-        return merged
-
-    def extract_output(self, accumulator):
-        return accumulator
+def _merge_in_order(keyed):
+    """Merges ``(order, accumulator)`` items in ``order``: floating-point sums and sketches then come out the same
+    on every runner (a CombineFn merges in whatever order the runner picks, which changed the last digits)."""
+    key, items = keyed
+    merged = None
+    for _, accumulator in sorted(items, key=lambda item: tuple(item[0])):
+        merged = accumulator if merged is None else merged.merge(accumulator)
+    return key, merged
 
 
 class WriteSummary(beam.DoFn):
@@ -455,9 +448,17 @@ def build_write_pipeline(pipeline, chunks: Sequence[Chunk], config: JobConfig, s
               | "WithEmptyShards" >> beam.Flatten()
               | "GroupPieces" >> beam.GroupByKey()
               | "WriteShards" >> beam.ParDo(WriteShard(config)))
+    # A two-level merge tree in input order: no worker holds more than STATS_FAN_IN chunks' statistics at the
+    # first level, or one accumulator per group at the second.
     stats = (processed
              | "Stats" >> beam.FlatMap(_select("stats"))
-             | "MergeStats" >> beam.CombinePerKey(MergeStats())
+             | "StatsGroups" >> beam.Map(lambda item: ((item[0], item[1][0][0], item[1][0][1] // STATS_FAN_IN),
+                                                        item[1]))
+             | "GroupStats" >> beam.GroupByKey()
+             | "MergeGroups" >> beam.Map(_merge_in_order)
+             | "StatsSplits" >> beam.Map(lambda item: (item[0][0], (item[0][1:], item[1])))
+             | "GroupSplits" >> beam.GroupByKey()
+             | "MergeSplits" >> beam.Map(_merge_in_order)
              | "TagStats" >> beam.Map(lambda split_stats: ("stats", split_stats)))
     counts = processed | "Counts" >> beam.FlatMap(_select("chunk"))
     rejected = (counts

@@ -140,7 +140,12 @@ def _run_beam(options: PreprocessOptions, beam_options, build, progress_dir: Opt
     show = options.progress and progress_dir is not None
     with ChunkProgress(progress_dir, total, description) if show else _nothing():
         result = pipeline.run()
-        state = result.wait_until_finish()
+        try:
+            state = result.wait_until_finish()
+        finally:
+            client = getattr(result, "client", None)   # Beam's DaskRunner opens a Dask client and leaves it open
+            if client is not None:
+                client.close()
     if state is not None and str(state) != "DONE":
         raise PreprocessError(f"the Beam job ended in state {state} on {runner}")
     if options.progress and progress_dir is None:
@@ -292,8 +297,11 @@ def _write_tfds_metadata(work_dir: str, config, rules, summary: dict, split_name
         write_tfds_metadata(target, config.dataset_name, rules, shard_lengths, split_bytes)
         return
     with tempfile.TemporaryDirectory() as local:
+        shards = {s["path"] for s in summary["shards"]}
+        for name in shards:   # TFDS lists the shard files to learn their names; empty stand-ins, never read
+            open(os.path.join(local, name), "wb").close()
         write_tfds_metadata(local, config.dataset_name, rules, shard_lengths, split_bytes)
-        for name in sorted(os.listdir(local)):
+        for name in sorted(set(os.listdir(local)) - shards):
             with open(os.path.join(local, name), "rb") as handle:
                 storage.write_bytes(storage.join(target, name), handle.read())
 

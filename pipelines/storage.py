@@ -9,6 +9,10 @@ rename) in the callers that need them; :func:`is_local` tells which.
 Object-store options (``--s3_endpoint_url``, credentials, ``--project``) reach Beam's filesystems through
 :func:`configure`, called once by the driver with the job's pipeline options (workers get them with the job).
 
+On ``s3://`` the per-file operations use Beam's own ``S3IO`` through one cached client per process: Beam's
+``S3FileSystem`` builds a new boto3 client for every call (~0.2 s of CPU each, loading botocore's service
+models), which was 15 s of a 34 s job on 4,500 rows (71 clients, measured with cProfile).
+
 Example::
 
     >>> import tempfile
@@ -101,6 +105,16 @@ def match(pattern: str) -> list[tuple[str, int]]:
         paths = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
         return [(path, os.path.getsize(path)) for path in paths if os.path.isfile(path)]
     check_supported(pattern)
+    s3 = _s3io(pattern)
+    if s3:
+        import re as _re
+
+        from apache_beam.io.filesystem import FileSystem
+
+        prefix = _re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+        regex = _re.compile(FileSystem.translate_pattern(pattern))
+        return sorted((path, size) for path, size in s3.list_files(prefix)
+                      if regex.match(path) and not path.endswith("/"))
     try:
         result = FileSystems.match([pattern])[0]
     except Exception:   # Beam raises BeamIOError for "nothing there" on some stores
@@ -119,23 +133,44 @@ def list_files(prefix: str) -> list[str]:
     return [path for path, _ in match(prefix.rstrip("/") + "/**")]
 
 
+_S3IO: dict = {}
+
+
+def _s3io(path: str):
+    """Beam's S3IO for the process's S3 options, made once (see the module doc); None for other schemes."""
+    if scheme(path) != "s3":
+        return None
+    options = FileSystems.get_filesystem(path)._options   # pylint: disable=protected-access  (the job's options)
+    cached = _S3IO.get(id(options))
+    if cached is None or cached[0] is not options:
+        from apache_beam.io.aws import s3io
+
+        cached = _S3IO[id(options)] = (options, s3io.S3IO(options=options))
+    return cached[1]
+
+
 def exists(path: str) -> bool:
     if is_local(path):
         return os.path.exists(path)
-    return FileSystems.exists(check_supported(path))
+    s3 = _s3io(check_supported(path))
+    return s3.exists(path) if s3 else FileSystems.exists(path)
 
 
 def size(path: str) -> int:
     if is_local(path):
         return os.path.getsize(path)
-    return FileSystems.get_filesystem(path).size(path)
+    s3 = _s3io(path)
+    return s3.size(path) if s3 else FileSystems.get_filesystem(path).size(path)
 
 
 def open_read(path: str):
     """A binary, seekable reader (byte-range reads on object stores)."""
     if is_local(path):
         return open(path, "rb")
-    return FileSystems.open(check_supported(path), compression_type=_UNCOMPRESSED)
+    s3 = _s3io(check_supported(path))
+    if s3:
+        return s3.open(path, "rb", read_buffer_size=4 << 20)
+    return FileSystems.open(path, compression_type=_UNCOMPRESSED)
 
 
 def create(path: str):
@@ -143,7 +178,44 @@ def create(path: str):
     if is_local(path):
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         return open(path, "wb")
-    return FileSystems.create(check_supported(path), compression_type=_UNCOMPRESSED)
+    return _ObjectWriter(check_supported(path))
+
+
+class _ObjectWriter(io.RawIOBase):
+    """Beam's object-store writer, opened at the first byte. Beam's S3 writer cannot write an empty object (it
+    completes a multipart upload with no part: MalformedXML), and empty shards are real outputs, so an object
+    that gets no byte is written with one plain put instead."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        self.path, self._stream = path, None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        size = memoryview(data).nbytes
+        if size:
+            if self._stream is None:
+                s3 = _s3io(self.path)
+                self._stream = (s3.open(self.path, "wb") if s3 else
+                                FileSystems.create(self.path, compression_type=_UNCOMPRESSED))
+            self._stream.write(data)
+        return size
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            if self._stream is not None:
+                self._stream.close()
+            elif scheme(self.path) == "s3":
+                bucket, key = self.path[len("s3://"):].split("/", 1)
+                _s3io(self.path).client.client.put_object(Bucket=bucket, Key=key, Body=b"")
+            else:
+                FileSystems.create(self.path, compression_type=_UNCOMPRESSED).close()
+        finally:
+            super().close()
 
 
 def read_bytes(path: str) -> bytes:
@@ -174,6 +246,10 @@ def delete(paths: Iterable[str]) -> None:
         except FileNotFoundError:
             pass
     remote = [path for path in paths if not is_local(path)]
+    s3_paths = [path for path in remote if scheme(path) == "s3"]
+    if s3_paths:
+        _s3io(s3_paths[0]).delete_files(s3_paths)   # batches of 1000; a missing key is no error on S3
+        remote = [path for path in remote if scheme(path) != "s3"]
     if remote:
         try:
             FileSystems.delete(remote)
@@ -199,7 +275,26 @@ def rename(source: str, target: str) -> None:
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
         os.replace(source, target)
         return
-    FileSystems.rename([source], [target])
+    s3 = _s3io(source)
+    if s3 and scheme(target) == "s3":
+        s3.rename(source, target)
+    else:
+        FileSystems.rename([source], [target])
+
+
+def copy(source: str, target: str) -> None:
+    """Copies one file (server-side on object stores)."""
+    if is_local(source) and is_local(target):
+        import shutil
+
+        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+        shutil.copyfile(source, target)
+        return
+    s3 = _s3io(source)
+    if s3 and scheme(target) == "s3":
+        s3.copy(source, target)
+    else:
+        FileSystems.copy([source], [target])
 
 
 def copy_stream(source, target, buffer: int = 8 << 20) -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 
 import google_crc32c
 import numpy as np
@@ -76,13 +75,15 @@ def gzip_bytes(payload) -> bytes:
 
 def write_tfrecords(path: str, records: pa.BinaryArray, compression: str = "none",
                     crcs: np.ndarray | None = None) -> tuple[int, int]:
-    """Writes ``records`` to a local ``path``; returns (number of records, bytes written)."""
+    """Writes ``records`` to ``path`` (any store :mod:`tfpipe.pipelines.storage` handles); returns
+    (number of records, bytes written)."""
+    from tfpipe.pipelines import storage
+
     payload = frame_records(records, crcs)
     if compression == "gzip":
         payload = memoryview(gzip_bytes(payload))
     elif compression != "none":
         raise ValueError(f"unknown compression {compression!r}; expected none or gzip")
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "wb") as handle:
+    with storage.create(path) as handle:
         handle.write(payload)
     return len(records), payload.nbytes

@@ -40,3 +40,50 @@ def adult_small_dir(tmp_path_factory, adult_raw_dir) -> str:
     manifest = run_preprocess(options)
     assert manifest["rows_written"] == {"train": 3000, "test": 1000}
     return output
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """``serve(argv, port)`` starts a server process (its own process group, log in tmp_path), waits until
+    127.0.0.1:port accepts connections and returns the Popen; every process started is killed, by PID (its
+    whole group), when the test ends — passed or not."""
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    started = []
+
+    def start(argv, port: int, timeout: float = 60.0):
+        log = open(tmp_path / f"server-{len(started)}.log", "wb")
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        started.append((process, log))
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                return process
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    raise RuntimeError(f"{argv[:3]} did not listen on 127.0.0.1:{port}: "
+                                       f"{(tmp_path / f'server-{len(started) - 1}.log').read_text()[-2000:]}")
+                time.sleep(0.1)
+
+    yield start
+    for process, log in reversed(started):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=30)
+        log.close()
