@@ -37,7 +37,13 @@ setup(
     ],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
-        "test": ["pytest>=8,<10", "scikit-learn>=1.5,<2", "grpcio-tools>=1.76,<1.81", "hypothesis>=6.100,<7"],
+        # data on object stores and other runners: Beam's own extras (pipelines/storage.py, runner_options.py)
+        "aws": ["apache-beam[aws]>=2.77,<3"],
+        "gcp": ["apache-beam[gcp]>=2.77,<3"],
+        "azure": ["apache-beam[azure]>=2.77,<3"],
+        "dask": ["apache-beam[dask]>=2.77,<3"],
+        "test": ["pytest>=8,<10", "scikit-learn>=1.5,<2", "grpcio-tools>=1.76,<1.81", "hypothesis>=6.100,<7",
+                 "apache-beam[aws,dask]>=2.77,<3", "moto[server]>=5.0,<6"],
         "bench": ["scikit-learn>=1.5,<2", "psutil>=5.9"],
     },
     entry_points={"console_scripts": ["tfpipe=tfpipe.cli:main"]},

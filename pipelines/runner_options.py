@@ -6,6 +6,11 @@ parsed by the same parser Beam builds from every registered ``PipelineOptions`` 
 instead of Beam's silent "discarding unparseable args". tfpipe's defaults (threads and one worker per core on
 the DirectRunner; one chunk per Dask partition; quiet SDK workers) apply only to options the user did not set.
 
+Workers of a remote runner (Dataflow, Flink, Spark, a portable runner with Docker workers) need tfpipe itself:
+unless the user names how (``--setup_file``, ``--requirements_file``, ``--extra_package``,
+``--sdk_container_image``), a job started from a tfpipe checkout passes ``--setup_file=<checkout>/setup.py``,
+and Beam builds and stages tfpipe's sdist; otherwise tfpipe says what to pass.
+
 Example::
 
     >>> resolve_runner("DaskRunner")
@@ -61,6 +66,30 @@ def _parser(runner: str):
     return parser
 
 
+_REMOTE = ("DataflowRunner", "FlinkRunner", "SparkRunner", "PrismRunner")
+_LOCAL_ENVIRONMENTS = ("LOOPBACK", "EXTERNAL", "beam:env:harness_subprocess_python:v1", "PROCESS")
+_PACKAGING = {"setup_file", "requirements_file", "extra_packages", "sdk_container_image", "environment_config"}
+
+
+def _needs_packaging(runner: str, flags: Sequence[str]) -> bool:
+    """True when the runner's workers are other machines/containers that do not have this Python environment."""
+    environment = next((flag.split("=", 1)[1] for flag in flags if flag.startswith("--environment_type=")), None)
+    if runner.rsplit(".", 1)[-1] in _REMOTE:
+        return environment not in _LOCAL_ENVIRONMENTS
+    if runner.rsplit(".", 1)[-1] == "PortableRunner":
+        return environment is None or environment.upper() == "DOCKER"
+    return False
+
+
+def checkout_setup_file():
+    """``setup.py`` of the tfpipe checkout this package runs from (an editable install), or None."""
+    import tfpipe
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(tfpipe.__file__)))
+    path = os.path.join(root, "setup.py")
+    return path if os.path.isfile(path) and os.path.isdir(os.path.join(root, "pipelines")) else None
+
+
 def _given(flags: Sequence[str], parser) -> set:
     """The destinations of the options the user named (even when set to their default value)."""
     given = set()
@@ -91,8 +120,8 @@ def pipeline_options(runner: str, flags: Sequence[str] = ()):
             close = difflib.get_close_matches(flag.split("=", 1)[0].replace("-", "_").replace("__", "--"), known, 1)
             hints.append(f"{flag}" + (f" (did you mean {close[0]}?)" if close else ""))
         raise ValueError(f"unknown Beam option {', '.join(hints)}; Beam options are spelled as Beam spells them, "
-                         f"e.g. --job_endpoint=localhost:8099 (see `python -m apache_beam.options.pipeline_options` "
-                         f"or the runner's documentation)")
+                         f"e.g. --job_endpoint=localhost:8099 (Beam's pipeline options reference and the runner's "
+                         f"documentation list them)")
     given = _given(flags, parser)
     if is_direct(runner):
         if "direct_num_workers" not in given:
@@ -104,6 +133,12 @@ def pipeline_options(runner: str, flags: Sequence[str] = ()):
     if is_dask(runner) and not given & {"npartitions", "partition_size"}:
         # Beam's DaskRunner puts 128 elements in a partition by default: all chunks would go to one worker.
         flags.append("--dask_partition_size=1")
+    if _needs_packaging(runner, flags) and not given & _PACKAGING:
+        setup_file = checkout_setup_file()
+        if setup_file is None:
+            raise ValueError(f"--runner {runner}: its workers need tfpipe installed; pass --setup_file=PATH/setup.py "
+                             f"(a tfpipe checkout), --extra_package=tfpipe-*.tar.gz or --sdk_container_image=IMAGE")
+        flags.append(f"--setup_file={setup_file}")
     if "default_sdk_harness_log_level" not in given:
         flags.append("--default_sdk_harness_log_level=WARNING")
     return PipelineOptions(flags=flags, runner=runner)
