@@ -45,3 +45,19 @@ def test_an_unexpected_error_says_what_and_where():
     worker = RuntimeError('Pipeline failed\nTraceback:\n  File "/x/beam_job.py", line 7, in process\n'
                           '    raise ValueError\nValueError: bad [while running \'Process\']')
     assert 'at File "/x/beam_job.py", line 7, in process' in describe_error(worker)
+
+
+def test_a_directory_without_its_manifest_is_no_dataset_to_any_stage(adult_small_dir, tmp_path, capsys):
+    """manifest.json is the commit marker: a copy of a dataset without it (a job that died before publishing)
+    is refused by validate, features init and train, naming the missing manifest."""
+    import shutil
+
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(adult_small_dir, unfinished)
+    (unfinished / "manifest.json").unlink()
+    for argv in (["validate", "--data", str(unfinished), "--against", adult_small_dir],
+                 ["features", "init", "--data", str(unfinished), "--label", "income"],
+                 ["train", "--data", str(unfinished), "--output", str(tmp_path / "model")]):
+        assert main(argv) == 2, argv
+        assert "no manifest.json" in capsys.readouterr().err, argv
+    assert not (tmp_path / "model").exists()

@@ -38,8 +38,9 @@ def sample(tmp_path_factory, adult_raw_dir):
 
 
 def _options(output: str, inputs, **extra):
-    return adult_preprocess_options(output, inputs=inputs, chunk_bytes=48 << 10, num_shards=2, dataset_name="adult",
-                                    max_rejected_fraction=0.01, progress=False, report=False, **extra)
+    options = dict(chunk_bytes=48 << 10, num_shards=2, dataset_name="adult", max_rejected_fraction=0.01,
+                   progress=False, report=False)
+    return adult_preprocess_options(output, inputs=inputs, **{**options, **extra})
 
 
 def _local_inputs(sample):
@@ -147,6 +148,15 @@ def test_inputs_and_output_on_s3_match_direct_and_publish_atomically(sample, dir
     run_preprocess(_options("s3://datasets/adult", inputs, beam_args=flags, overwrite=True))
     assert _contents(listing("datasets", "adult/")) == direct
     assert not [key for key in listing("datasets") if ".tmp-" in key]
+    # a failed job (too many rejected rows) leaves the published dataset as it was and nothing temporary
+    from tfpipe.pipelines import TooManyRejectedRows
+
+    before = listing("datasets", "adult/")
+    with pytest.raises(TooManyRejectedRows):
+        run_preprocess(_options("s3://datasets/adult", inputs, beam_args=flags, overwrite=True,
+                                max_rejected_fraction=0.0))
+    assert listing("datasets", "adult/") == before and not [key for key in listing("datasets") if ".tmp-" in key]
+    assert len(listing("datasets", "adult.rejected.jsonl")[""].splitlines()) == 2   # the rows, kept for the user
     # an object-store prefix tfpipe did not write is never replaced, and is not a dataset to the readers
     s3.put_object(Bucket="datasets", Key="mine/notes.txt", Body=b"keep me")
     from tfpipe.pipelines.publish import NotATfpipeOutput
