@@ -30,12 +30,30 @@ Example::
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 from typing import Iterable, Optional
 
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
+
+def _import_beam_quietly():
+    """Imports Beam's filesystems without its import-time ``logging.warning`` ("apitools not found ..." when the
+    GCP extra is absent), which also installs a handler on the root logger (``logging.basicConfig``) and so turns
+    on every library's log lines in tfpipe's output."""
+    root, guard = logging.getLogger(), logging.NullHandler()
+    root.addHandler(guard)           # logging.warning() calls basicConfig() only when root has no handler
+    disabled = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        from apache_beam.io.filesystem import CompressionTypes
+        from apache_beam.io.filesystems import FileSystems
+    finally:
+        logging.disable(disabled)
+        root.removeHandler(guard)
+    return CompressionTypes, FileSystems
+
+
+CompressionTypes, FileSystems = _import_beam_quietly()
 
 # scheme -> what to install for it (Beam's extra; tfpipe re-exports the same names as its own extras)
 EXTRAS = {"gs": "tfpipe[gcp]  (apache-beam[gcp])", "s3": "tfpipe[aws]  (apache-beam[aws])",

@@ -42,13 +42,18 @@ def adult_small_dir(tmp_path_factory, adult_raw_dir) -> str:
     return output
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
+def _free_port() -> int:
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture
+def free_port():
+    """``free_port()``: a TCP port on 127.0.0.1 that nothing listens on now."""
+    return _free_port
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import sys
 
 import pytest
 
-from tests.conftest import free_port
 from tfpipe.demo import adult_preprocess_options
 from tfpipe.pipelines import run_preprocess
 from tfpipe.pipelines.artifacts import iter_rejected, load_manifest
@@ -84,7 +83,7 @@ def direct(sample, tmp_path_factory):
     return _contents(files)
 
 
-def test_portable_runner_with_subprocess_sdk_workers_matches_direct(sample, direct, serve, tmp_path):
+def test_portable_runner_with_subprocess_sdk_workers_matches_direct(sample, direct, serve, free_port, tmp_path):
     port = free_port()
     serve([sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main", "--port", str(port)], port)
     output = str(tmp_path / "adult")
@@ -95,7 +94,7 @@ def test_portable_runner_with_subprocess_sdk_workers_matches_direct(sample, dire
     assert load_manifest(output)["options"]["runner"] == "PortableRunner"
 
 
-def test_dask_runner_on_a_two_worker_cluster_matches_direct(sample, direct, serve, tmp_path):
+def test_dask_runner_on_a_two_worker_cluster_matches_direct(sample, direct, serve, free_port, tmp_path):
     pytest.importorskip("distributed")
     scheduler = free_port()
     serve([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(scheduler),
@@ -118,7 +117,7 @@ def test_dask_runner_on_a_two_worker_cluster_matches_direct(sample, direct, serv
 S3_FLAGS = ["--s3_access_key_id=testing", "--s3_secret_access_key=testing", "--s3_region_name=us-east-1"]
 
 
-def test_inputs_and_output_on_s3_match_direct_and_publish_atomically(sample, direct, serve):
+def test_inputs_and_output_on_s3_match_direct_and_publish_atomically(sample, direct, serve, free_port):
     pytest.importorskip("moto")
     boto3 = pytest.importorskip("boto3")
     port = free_port()
