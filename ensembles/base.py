@@ -3,7 +3,8 @@
 An ensemble is a ``keras.Model`` whose ``serve(inputs)`` maps the preprocessor's output dict to
 ``{"predictions": f32, "member_predictions": f32}`` (see ``serving/export.py``). Training goes through
 :func:`fit_keras`, which adds early stopping on the eval split, TensorBoard logs and a CSV log per phase, and loss
-scaling.
+scaling. Under ``MultiWorkerMirroredStrategy`` it runs tfpipe's own loop (:func:`fit_multi_worker`) instead of
+``model.fit``, which fails there in Keras 3 / TF 2.21 (keras-team/keras#20585, tensorflow/tensorflow#72388).
 
 Example::
 
@@ -46,6 +47,8 @@ class FitOptions:
     jit_compile: bool | str = False
     steps_per_epoch: int | None = None
     tree_data: TreeData | None = None  # needed when the ensemble has gbdt members
+    data_shard: tuple | None = None    # multi-worker: (index, count) = train on the rows whose example key is
+                                       # index mod count (None: train_ds already is this worker's part)
 
     def require_tree_data(self) -> TreeData:
         if self.tree_data is None:
@@ -67,6 +70,8 @@ def fit_keras(model: keras.Model, train_ds, eval_ds, loss, options: FitOptions, 
         >>> fit_keras(trainer, train_ds, eval_ds, lambda y, p: (y - p) ** 2, FitOptions(epochs=1))  # doctest: +SKIP
     """
     lr = options.learning_rate if learning_rate is None else learning_rate
+    if is_multi_worker(options.strategy):
+        return fit_multi_worker(model, train_ds, eval_ds, loss, options, phase, lr, epochs or options.epochs)
     with options.scope():
         optimizer = wrap_optimizer(keras.optimizers.Adam(lr), options.policy)
         model.compile(optimizer=optimizer, loss=loss, jit_compile=options.jit_compile)
@@ -89,6 +94,124 @@ def fit_keras(model: keras.Model, train_ds, eval_ds, loss, options: FitOptions, 
     if "val_loss" in history.history:
         out["val_loss"] = [float(v) for v in history.history["val_loss"]]
     return out
+
+
+def is_multi_worker(strategy) -> bool:
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def fit_multi_worker(model: keras.Model, train_ds, eval_ds, loss, options: FitOptions, phase: str,
+                     learning_rate: float, epochs: int) -> dict:
+    """Data-parallel training under ``MultiWorkerMirroredStrategy`` without ``model.fit``.
+
+    Each worker trains on its own part of the data: ``train_ds`` already is that part (``make_dataset(shard=...)``
+    with the per-worker batch size), or, with ``options.data_shard``, every batch of the whole split is masked to
+    the rows whose example key falls to this worker — for ensembles whose other steps (boosting's stage weights,
+    stacking's out-of-fold predictions) need every worker to see the whole split. Per step, every replica computes the sum of its (weighted) per-example losses and the global loss is
+    that sum over the number of loss elements of all replicas (all-reduced), so the last, uneven batches weigh
+    right; the Keras optimizer all-reduces the gradients (sum), so every worker applies the same update and the
+    weights stay identical. Iteration ends on all workers together (a distributed iterator hands empty batches
+    to workers that ran out). The eval loss is computed by every worker on the whole eval split with the same
+    weights, so every worker takes the same early-stopping decision; the best weights are restored at the end.
+    """
+    import csv
+    import math
+
+    import tensorflow as tf
+
+    strategy = options.strategy
+    with strategy.scope():
+        optimizer = wrap_optimizer(keras.optimizers.Adam(learning_rate), options.policy)
+        optimizer.build(model.trainable_variables)
+    local = train_ds
+    if options.data_shard is not None:
+        index, count = options.data_shard
+
+        def mine(*batch):
+            keep = tf.equal(batch[0]["example_key"] % count, index)
+            return tf.nest.map_structure(lambda t: tf.boolean_mask(t, keep), batch)
+
+        local = train_ds.map(mine, num_parallel_calls=tf.data.AUTOTUNE)
+    # One replica per worker: the function's dataset is that replica's, batches as they are (no rebatching).
+    dist_train = strategy.distribute_datasets_from_function(lambda context: local)
+
+    def unpack(batch):
+        return (batch[0], batch[1], batch[2] if len(batch) > 2 else None)
+
+    def loss_sum_and_count(x, y, weights, training):
+        values = tf.cast(loss(y, model(x, training=training)), tf.float32)
+        if weights is not None:
+            weights = tf.cast(weights, tf.float32)
+            while weights.shape.rank < values.shape.rank:
+                weights = weights[..., tf.newaxis]
+            values = values * weights
+        return tf.reduce_sum(values), tf.cast(tf.size(values), tf.float32)
+
+    def replica_step(batch):
+        x, y, weights = unpack(batch)
+        with tf.GradientTape() as tape:
+            total, count = loss_sum_and_count(x, y, weights, True)
+            global_count = tf.distribute.get_replica_context().all_reduce("sum", count)
+            step_loss = total / tf.maximum(global_count, 1.0)
+            scaled = optimizer.scale_loss(step_loss) if hasattr(optimizer, "scale_loss") else step_loss
+        gradients = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return total, count
+
+    # reduce_retracing: the last batch of a worker and carved-out batches have other sizes
+    @tf.function(jit_compile=bool(options.jit_compile) and options.jit_compile != "auto", reduce_retracing=True)
+    def train_step(batch):
+        total, count = strategy.run(replica_step, args=(batch,))
+        return (strategy.reduce("sum", total, axis=None), strategy.reduce("sum", count, axis=None))
+
+    @tf.function(reduce_retracing=True)
+    def eval_step(batch):
+        x, y, weights = unpack(batch)
+        return loss_sum_and_count(x, y, weights, False)
+
+    history: dict = {"phase": phase, "loss": []}
+    if eval_ds is not None:
+        history["val_loss"] = []
+    best, best_weights, waited = math.inf, None, 0
+    log_rows = []
+    for epoch in range(epochs):
+        total = count = 0.0
+        for step, batch in enumerate(dist_train):
+            if options.steps_per_epoch and step >= options.steps_per_epoch:
+                break
+            batch_total, batch_count = train_step(batch)
+            total, count = total + float(batch_total), count + float(batch_count)
+        history["loss"].append(total / max(count, 1.0))
+        row = {"epoch": epoch, "loss": history["loss"][-1]}
+        if eval_ds is not None:
+            eval_total = eval_count = 0.0
+            for batch in eval_ds:
+                batch_total, batch_count = eval_step(batch)
+                eval_total, eval_count = eval_total + float(batch_total), eval_count + float(batch_count)
+            history["val_loss"].append(eval_total / max(eval_count, 1.0))
+            row["val_loss"] = history["val_loss"][-1]
+        log_rows.append(row)
+        if keras_verbosity(options.verbose):
+            print(f"[tfpipe train] {phase} epoch {epoch + 1}/{epochs}: " +
+                  ", ".join(f"{key} {value:.5f}" for key, value in row.items() if key != "epoch"), flush=True)
+        if eval_ds is not None and options.patience:
+            if history["val_loss"][-1] < best:
+                best, best_weights, waited = history["val_loss"][-1], model.get_weights(), 0
+            else:
+                waited += 1
+                if waited >= options.patience:
+                    break
+    if best_weights is not None:
+        model.set_weights(best_weights)
+    if options.log_dir:
+        os.makedirs(options.log_dir, exist_ok=True)
+        with open(os.path.join(options.log_dir, f"{phase}.csv"), "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(log_rows[0]) if log_rows else ["epoch", "loss"])
+            writer.writeheader()
+            writer.writerows(log_rows)
+    return history
 
 
 def keras_verbosity(verbose, stream=None):

@@ -71,5 +71,9 @@ def run_train(args) -> int:
         report=not args.no_report, jit_compile=args.jit_compile, gbdt_params=args.gbdt_param,
         bootstrap=not args.no_bootstrap, gbdt_rounds=args.gbdt_rounds, gbdt_early_stopping=args.gbdt_early_stopping,
         gbdt_device=args.gbdt_device, overwrite=args.overwrite, lgbm_params=args.lgbm_param)
+    if result.saved_model_dir is None:
+        print(f"this worker's part of {result.metadata.get('workers')}-way data-parallel training is done; "
+              f"the chief wrote {args.output}")
+        return 0
     print(f"saved model: {result.saved_model_dir}\nmetrics: {result.metrics_path}\nreport: {result.report_path}")
     return 0

@@ -3,6 +3,10 @@
 ``auto`` uses ``MirroredStrategy`` over all GPUs when there are several, a ``MultiWorkerMirroredStrategy`` when
 ``TF_CONFIG`` names more than one worker, and the default (single-device) strategy otherwise.
 
+``MultiWorkerMirroredStrategy`` configures collective ops, which TensorFlow allows only before the first op runs:
+``tfpipe train`` makes the strategy before anything else. :func:`worker_role` tells a worker its data part and
+whether it is the chief (the one that writes ``--output``).
+
 Example::
 
     >>> strategy = make_strategy("default")
@@ -11,6 +15,7 @@ Example::
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -49,3 +54,36 @@ def make_strategy(name: str = "auto", devices: list[str] | None = None):
             devices = [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices=devices)
     return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def strategy_name(strategy) -> str:
+    """The public name (``MultiWorkerMirroredStrategy`` is implemented by ``CollectiveAllReduceStrategy``)."""
+    import tensorflow as tf
+
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return "MultiWorkerMirroredStrategy"
+    return type(strategy).__name__
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerRole:
+    """This process's place among the data-parallel workers of ``TF_CONFIG``."""
+
+    index: int = 0          # its part of the data: 0 .. count-1 (the chief, if any, is 0)
+    count: int = 1
+    is_chief: bool = True   # writes --output; the others write nothing there
+
+
+def worker_role() -> WorkerRole:
+    """From ``TF_CONFIG``: a ``chief`` task, else worker 0, is the chief; one data part per task."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    except json.JSONDecodeError:
+        return WorkerRole()
+    cluster, task = config.get("cluster", {}), config.get("task", {})
+    chiefs, workers = len(cluster.get("chief", [])), len(cluster.get("worker", []))
+    if chiefs + workers <= 1:
+        return WorkerRole()
+    kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    position = index if kind == "chief" else chiefs + index
+    return WorkerRole(position, chiefs + workers, kind == "chief" or (not chiefs and index == 0))

@@ -195,13 +195,19 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     :class:`TrainResult`; see the module docstring for the steps and ``ensembles/README.md`` for the options.
     """
     import shutil
+    import tempfile
 
     from tfpipe.ensembles import records
+    from tfpipe.ensembles.base import is_multi_worker
+    from tfpipe.ensembles.distribute import WorkerRole, make_strategy, worker_role
     from tfpipe.ensembles.gbdt import GBDTConfig, parse_gbdt_params
     from tfpipe.features import artifacts
     from tfpipe.pipelines import publish
 
     start = time.time()
+    # First, before any TensorFlow op: a MultiWorkerMirroredStrategy must configure collective ops at start-up.
+    dist = make_strategy(strategy, devices=strategy_devices)
+    role = worker_role() if is_multi_worker(dist) else WorkerRole()
     if ensemble not in ENSEMBLES:
         raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
     gbdt_config = GBDTConfig(num_boost_round=gbdt_rounds, early_stopping_rounds=gbdt_early_stopping,
@@ -213,10 +219,13 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     rows = artifacts.load_manifest(data_dir).get("rows_written", {})
     if not rows.get("train"):
         raise ValueError(f"{data_dir} has no rows in its train split (rows written: {rows}); nothing to train on")
-    final_dir = publish.check_replaceable(output_dir, publish.MODEL, overwrite)   # refuse before any work
-    work_dir = publish.make_work_dir(final_dir)
+    if role.is_chief:
+        final_dir = publish.check_replaceable(output_dir, publish.MODEL, overwrite)   # refuse before any work
+        work_dir = publish.make_work_dir(final_dir)
+    else:   # another worker: the same steps (collective ops need every worker), into a folder deleted at the end
+        final_dir = work_dir = tempfile.mkdtemp(prefix=f"tfpipe-worker-{role.index}-")
     try:
-        result = _train(output_dir=work_dir, final_dir=final_dir, data_dir=data_dir, label=label,
+        result = _train(output_dir=work_dir, final_dir=final_dir, data_dir=data_dir, label=label, dist=dist, role=role,
                         ensemble=ensemble, members=members, epochs=epochs, batch_size=batch_size,
                         precision=precision, strategy=strategy, seed=seed, features_config=features_config,
                         task=task, member_kind=member_kind, hidden=hidden, feature_fraction=feature_fraction,
@@ -225,6 +234,10 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
                         verbose=verbose, report=report, metric_splits=metric_splits, jit_compile=jit_compile,
                         strategy_devices=strategy_devices, gbdt_config=gbdt_config, gbdt_rounds=gbdt_rounds,
                         gbdt_early_stopping=gbdt_early_stopping, bootstrap=bootstrap, start=start)
+        if not role.is_chief:   # it wrote nothing that stays
+            shutil.rmtree(work_dir, ignore_errors=True)
+            return dataclasses.replace(result, output_dir=None, saved_model_dir=None, metrics_path=None,
+                                       report_path=None)
         records.write_json(os.path.join(work_dir, publish.MODEL.marker),
                            {"format": "tfpipe.model/1", "ensemble": ensemble, "label": label,
                             "data_dir": os.path.abspath(data_dir), "members": result.metadata["member_names"]})
@@ -235,7 +248,7 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     return result
 
 
-def _train(*, data_dir, output_dir, final_dir, label, ensemble, members, epochs, batch_size, precision, strategy,
+def _train(*, data_dir, output_dir, final_dir, label, dist, role, ensemble, members, epochs, batch_size, precision, strategy,
            seed, features_config, task, member_kind, hidden, feature_fraction, folds, boosting, shrinkage,
            corrective, learning_rate, eval_fraction, patience, verbose, report, metric_splits, jit_compile,
            strategy_devices, gbdt_config, gbdt_rounds, gbdt_early_stopping, bootstrap, start) -> TrainResult:
@@ -246,7 +259,7 @@ def _train(*, data_dir, output_dir, final_dir, label, ensemble, members, epochs,
     from tfpipe import features as tff
     from tfpipe.ensembles import records
     from tfpipe.ensembles.base import FitOptions
-    from tfpipe.ensembles.distribute import make_strategy
+    from tfpipe.ensembles.distribute import strategy_name
     from tfpipe.ensembles.export import export_saved_model, make_serving_function
     from tfpipe.ensembles.metrics import ensemble_metrics, format_metrics
     from tfpipe.ensembles.precision import policy_scope, resolve_precision
@@ -266,8 +279,14 @@ def _train(*, data_dir, output_dir, final_dir, label, ensemble, members, epochs,
     # 2. data
     splits = records.available_splits(data_dir)
     carve = None if "eval" in splits else {"fraction": float(eval_fraction), "seed": int(seed)}
-    train_ds = tff.make_dataset(data_dir, "train", compiled, batch_size, shuffle=True, seed=seed, cache=True,
-                                label=label_spec)
+    # Several workers: each trains on its own part of the train split, at batch_size / workers (the global batch
+    # stays batch_size). Bagging reads only its part (by shard file, else by example key); boosting and stacking
+    # compute stage weights / out-of-fold predictions over the whole split, so every worker reads all of it and
+    # trains on its rows (FitOptions.data_shard). Eval: the whole split, on every worker.
+    read_part = role.count > 1 and ensemble == "bagging"
+    train_ds = tff.make_dataset(data_dir, "train", compiled, max(1, batch_size // role.count) if read_part
+                                else batch_size, shuffle=True, seed=seed, cache=True, label=label_spec,
+                                shard=(role.index, role.count) if read_part else None)
     if carve:
         eval_ds = _carve(tff.make_dataset(data_dir, "train", compiled, 2048, cache=True, label=label_spec),
                          "holdout", carve)
@@ -277,10 +296,10 @@ def _train(*, data_dir, output_dir, final_dir, label, ensemble, members, epochs,
 
     # 3. precision + strategy + ensemble
     policy = resolve_precision(precision)
-    dist = make_strategy(strategy, devices=strategy_devices)
     log_dir = os.path.join(output_dir, "logs")
     options = FitOptions(epochs=epochs, learning_rate=learning_rate, patience=patience, verbose=verbose,
-                         log_dir=log_dir, policy=policy, strategy=dist, jit_compile=jit_compile)
+                         log_dir=log_dir, policy=policy, strategy=dist, jit_compile=jit_compile,
+                         data_shard=(role.index, role.count) if role.count > 1 and not read_part else None)
     with policy_scope(policy):
         with dist.scope():
             model = build_ensemble(ensemble, the_task, members, compiled.new_embedding_block, seed=seed,
@@ -296,14 +315,21 @@ def _train(*, data_dir, output_dir, final_dir, label, ensemble, members, epochs,
         x0 = next(iter(train_ds))[0]
         model.build_on(x0, options)
         print(f"[tfpipe train] {ensemble} of {members} ({the_task.kind}), precision={policy}, "
-              f"strategy={type(dist).__name__} x{dist.num_replicas_in_sync}, features={source}", flush=True)
+              f"strategy={strategy_name(dist)} x{dist.num_replicas_in_sync}, features={source}", flush=True)
         history = model.fit_ensemble(train_ds, eval_ds, options)
+    if role.count > 1:   # the workers' weights must be identical: a fingerprint each worker prints
+        import hashlib
+
+        digest = hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdigest()[:16]
+        print(f"[tfpipe train] worker {role.index} of {role.count}{' (chief)' if role.is_chief else ''}: "
+              f"weights sha256 {digest}", flush=True)
 
     # 4. export + metrics
     metadata = {
         "format": "tfpipe.ensemble/1", "ensemble": ensemble, "task": the_task.to_json(), "label": label,
         "label_dtype": label_spec.dtype, "classes": None if label_spec.classes is None else list(label_spec.classes),
-        "member_names": model.member_names(), "precision": policy, "strategy": type(dist).__name__,
+        "member_names": model.member_names(), "precision": policy, "strategy": strategy_name(dist),
+        "workers": role.count, "replicas": dist.num_replicas_in_sync,
         "eval_carve": carve, "members": members, "seed": seed, "data_dir": os.path.abspath(data_dir),
         "features_source": source,
         "member_kinds": list(getattr(model, "kinds", None) or getattr(model, "member_kinds", ())),

@@ -60,7 +60,8 @@ def _compiled(data_dir: str, features, label_spec) -> CompiledFeatures:
 def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequence, batch_size: int,
                  shuffle: bool = False, repeat: bool = False, seed: int | None = None,
                  cache: bool | str = False, deterministic: bool = False, label="auto",
-                 shuffle_buffer: int = 10_000, drop_remainder: bool = False, blocks: str = "all") -> tf.data.Dataset:
+                 shuffle_buffer: int = 10_000, drop_remainder: bool = False, blocks: str = "all",
+                 shard: tuple[int, int] | None = None) -> tf.data.Dataset:
     """Batches ``(inputs, label)`` of a split (``inputs`` only when ``label=None``).
 
     ``inputs`` = the preprocessor output (``dense``, ``wide``, ``embedding_ids``) + ``example_key`` int64 [B].
@@ -71,6 +72,10 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
     Without ``shuffle`` each shard is batched on its own, so the last batch of every shard may be smaller
     (``drop_remainder=True`` rebatches to exactly ``batch_size``). ``blocks="tree"`` computes only the ``tree``
     block (raw numbers and category ids for gradient-boosted trees) and the example key: a cheaper feed.
+    ``shard=(index, count)``: only this reader's part of the split, for one of ``count`` data-parallel workers —
+    every ``count``-th shard file when there are at least ``count`` files, otherwise the examples whose key is
+    ``index`` modulo ``count`` (every worker reads the files then, and keeps its own rows). The parts are
+    disjoint and cover the split.
 
     Example::
 
@@ -86,6 +91,15 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
     paths = artifacts.shard_paths(data_dir, split)
     compression = artifacts.compression_type(data_dir)
     autotune = tf.data.AUTOTUNE
+    by_key = None
+    if shard is not None:
+        index, count = shard
+        if not 0 <= index < count:
+            raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard}")
+        if len(paths) >= count:
+            paths = paths[index::count]
+        elif count > 1:
+            by_key = (index, count)
 
     files = tf.data.Dataset.from_tensor_slices(paths)
     if shuffle and len(paths) > 1:
@@ -93,6 +107,8 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
 
     def read(path):
         records = tf.data.TFRecordDataset(path, compression_type=compression, buffer_size=1 << 20)
+        if by_key is not None:
+            records = records.filter(lambda record: tf.equal(example_key(record) % by_key[1], by_key[0]))
         # Without shuffling, batch inside each shard: no per-record cost in the interleave.
         return records if shuffle else records.batch(batch_size)
 

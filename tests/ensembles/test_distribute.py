@@ -47,3 +47,18 @@ def test_mirrored_two_cpus_matches_single_device():
     assert np.abs(a - b).max() < 2e-3, np.abs(a - b).max()
     assert np.allclose(res["default"]["loss"], res["mirrored"]["loss"], rtol=1e-3)
     assert np.abs(a - 0.5).mean() > 0.1          # it did train
+
+
+def test_worker_role_from_tf_config(monkeypatch):
+    from tfpipe.ensembles.distribute import WorkerRole, worker_role
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert worker_role() == WorkerRole(0, 1, True)
+    cluster = {"worker": ["h:1", "h:2"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 1}}))
+    assert worker_role() == WorkerRole(1, 2, False)
+    cluster = {"chief": ["h:0"], "worker": ["h:1", "h:2"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "chief", "index": 0}}))
+    assert worker_role() == WorkerRole(0, 3, True)
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
+    assert worker_role() == WorkerRole(1, 3, False)

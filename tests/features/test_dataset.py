@@ -67,3 +67,15 @@ def test_unknown_and_missing_labels_are_dropped(tmp_path, tiny_dir):
     sizes = [int(y.shape[0]) for _, y in batches]
     assert sum(sizes) == 40 and min(sizes) < 16
     assert all(x["dense"].shape[0] == y.shape[0] == x["example_key"].shape[0] for x, y in batches)
+
+
+def test_worker_parts_are_disjoint_and_cover_the_split(tiny_dir):
+    """shard=(i, n): by shard file when there are at least n files, else by example key."""
+    compiled = tff.compile_features(tff.fit(_defs(), tiny_dir))
+    whole = sorted(_keys(tff.make_dataset(tiny_dir, "train", compiled, 64)).tolist())
+    for count in (2, 3):
+        parts = [_keys(tff.make_dataset(tiny_dir, "train", compiled, 64, shard=(i, count))) for i in range(count)]
+        assert sorted(np.concatenate(parts).tolist()) == whole
+        assert all(len(part) > len(whole) / count / 2 for part in parts)
+        if len(tff.artifacts.shard_paths(tiny_dir, "train")) < count:
+            assert all((part % count == i).all() for i, part in enumerate(parts))
