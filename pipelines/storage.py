@@ -53,13 +53,26 @@ def _import_beam_quietly():
     return CompressionTypes, FileSystems
 
 
-CompressionTypes, FileSystems = _import_beam_quietly()
+class _Lazy:
+    """Beam is imported at the first use of a non-local path: the later stages (features, training, serving)
+    read local datasets through this module on machines without Beam (a GPU box carrying only TensorFlow)."""
+
+    def __init__(self, which: str):
+        self.which = which
+
+    def __getattr__(self, name):
+        compression, filesystems = _import_beam_quietly()
+        globals()["CompressionTypes"], globals()["FileSystems"] = compression, filesystems
+        return getattr(filesystems if self.which == "FileSystems" else compression, name)
+
+
+CompressionTypes, FileSystems = _Lazy("CompressionTypes"), _Lazy("FileSystems")
 
 # scheme -> what to install for it (Beam's extra; tfpipe re-exports the same names as its own extras)
 EXTRAS = {"gs": "tfpipe[gcp]  (apache-beam[gcp])", "s3": "tfpipe[aws]  (apache-beam[aws])",
           "azfs": "tfpipe[azure]  (apache-beam[azure])", "hdfs": "hdfs  (the HdfsCLI package)"}
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
-_UNCOMPRESSED = CompressionTypes.UNCOMPRESSED
+_UNCOMPRESSED = "uncompressed"   # CompressionTypes.UNCOMPRESSED
 
 
 class UnsupportedPath(ValueError):

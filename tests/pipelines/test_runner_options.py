@@ -25,7 +25,18 @@ def test_runner_short_names_and_worker_packaging():
     assert resolve_runner("DaskRunner") == "apache_beam.runners.dask.dask_runner.DaskRunner"
     dask = _all("DaskRunner", ["--dask_client_address=127.0.0.1:1"])
     assert dask["partition_size"] == 1 and dask["address"] == "127.0.0.1:1"   # one chunk per Dask partition
-    # remote workers get tfpipe from this checkout's setup.py unless told otherwise; local workers need nothing
-    assert checkout_setup_file() and _all("FlinkRunner", ["--flink_master=h:8081"])["setup_file"] == checkout_setup_file()
-    assert _all("DataflowRunner", ["--sdk_container_image=img"])["setup_file"] is None
+
+
+def test_remote_workers_get_tfpipe_by_default_or_the_job_says_how(monkeypatch):
+    from tfpipe.pipelines import runner_options
+
+    # from a checkout (editable install): Beam builds tfpipe's sdist from its setup.py for the workers
+    monkeypatch.setattr(runner_options, "checkout_setup_file", lambda: "/src/tfpipe/setup.py")
+    assert _all("FlinkRunner", ["--flink_master=h:8081"])["setup_file"] == "/src/tfpipe/setup.py"
+    assert _all("DataflowRunner", ["--sdk_container_image=img"])["setup_file"] is None   # the user chose
     assert _all("PortableRunner", ["--job_endpoint=localhost:1", "--environment_type=LOOPBACK"])["setup_file"] is None
+    # installed from a wheel: no setup.py to hand to Beam, so the job says what to pass
+    monkeypatch.setattr(runner_options, "checkout_setup_file", lambda: None)
+    with pytest.raises(ValueError, match="--sdk_container_image"):
+        pipeline_options("DataflowRunner", ["--project=p"])
+    assert checkout_setup_file() is None or checkout_setup_file().endswith("setup.py")
