@@ -130,3 +130,43 @@ def test_bad_input_gets_invalid_argument_naming_the_feature(trained):
         serve(examples=tf.constant([two_ages.SerializeToString()]))
     out = serve(examples=tf.constant([good, tf.train.Example().SerializeToString()]))   # features left out
     assert np.isfinite(out["predictions"].numpy()).all() and np.isfinite(out["member_predictions"].numpy()).all()
+
+
+def test_classify_signature_for_tf_serving_clients_of_canned_estimators(trained, adult_small_dir):
+    """TF Serving's Classify API: method tensorflow/serving/classify, input ``inputs``, outputs classes + scores."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    model = saved_model_pb2.SavedModel()
+    model.ParseFromString(open(os.path.join(trained.saved_model_dir, "saved_model.pb"), "rb").read())
+    signatures = model.meta_graphs[0].signature_def
+    assert signatures["classification"].method_name == "tensorflow/serving/classify"
+    assert set(signatures["classification"].inputs) == {"inputs"}
+    assert set(signatures["classification"].outputs) == {"classes", "scores"}
+    assert signatures["serving_default"].method_name == "tensorflow/serving/predict"
+    loaded = load_saved_model(trained.saved_model_dir)
+    examples = tf.constant(_examples(adult_small_dir, 20))
+    out = loaded.signatures["classification"](inputs=examples)
+    predictions = loaded.signatures["serving_default"](examples=examples)["predictions"].numpy()
+    assert out["classes"].numpy()[0].tolist() == [b"<=50K", b">50K"] and out["classes"].shape == (20, 2)
+    np.testing.assert_allclose(out["scores"].numpy()[:, 1], predictions, atol=1e-6)
+    np.testing.assert_allclose(out["scores"].numpy().sum(1), 1.0, atol=1e-6)
+
+
+def test_regress_signature_for_tf_serving_clients_of_canned_estimators(adult_small_dir, tmp_path):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    from tfpipe.ensembles.train import train_ensemble
+
+    result = train_ensemble(adult_small_dir, str(tmp_path / "m"), label="hours-per-week", task="regression",
+                            ensemble="bagging", members=1, member_kind="dnn", hidden=(8,), epochs=1, verbose=0,
+                            report=False, strategy="default", metric_splits=("test",))
+    model = saved_model_pb2.SavedModel()
+    model.ParseFromString(open(os.path.join(result.saved_model_dir, "saved_model.pb"), "rb").read())
+    signatures = model.meta_graphs[0].signature_def
+    assert "classification" not in signatures
+    assert signatures["regression"].method_name == "tensorflow/serving/regress"
+    assert (set(signatures["regression"].inputs), set(signatures["regression"].outputs)) == ({"inputs"}, {"outputs"})
+    loaded = load_saved_model(result.saved_model_dir)
+    examples = tf.constant(_examples(adult_small_dir, 10))
+    np.testing.assert_allclose(loaded.signatures["regression"](inputs=examples)["outputs"].numpy(),
+                               loaded.signatures["serving_default"](examples=examples)["predictions"].numpy())
