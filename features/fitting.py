@@ -24,7 +24,7 @@ from tfpipe.features import artifacts
 from tfpipe.pipelines.statistics import int_top_values
 from tfpipe.features.definitions import (
     BucketizedColumn, CrossedColumn, Definition, EmbeddingColumn, HashBucketColumn, IdentityColumn,
-    IndicatorColumn, NumericColumn, PeriodicColumn, PiecewiseLinearColumn, VocabularyFileColumn, VocabularyListColumn,
+    IndicatorColumn, NumericColumn, PeriodicColumn, PiecewiseLinearColumn, VocabularyFileColumn,
     validate_definitions)
 
 
@@ -224,11 +224,6 @@ def _fit_categorical(c, ctx: _Context):
         if not vocabulary:
             raise ValueError(f"{c.key!r}: no value has frequency >= min_count={c.min_count}")
     return dataclasses.replace(c, vocabulary=vocabulary, dtype=dtype, multivalent=multivalent)
-
-
-def fit_definition(definition: Definition, statistics, schema=None, split: str | None = "train") -> Definition:
-    """Fits one definition (see :func:`fit`)."""
-    return fit([definition], statistics, schema=schema, split=split)[0]
 
 
 def fit(definitions: Sequence[Definition], statistics, schema=None, split: str | None = "train"

@@ -146,9 +146,3 @@ def encode_examples(columns: Iterable[ColumnSpec]) -> pa.BinaryArray:
     body_lengths = np.sum([binary_lengths(piece) for piece in pieces], axis=0)
     prefix = segments_to_binary(n, [b"\x0a", Varint(body_lengths)])
     return pc.binary_join_element_wise(prefix, *pieces, _EMPTY)
-
-
-def encode_table(table: pa.Table, kinds: Sequence[str]) -> pa.BinaryArray:
-    """Serializes every row of ``table``; ``kinds[i]`` is the schema type of column i."""
-    return encode_examples(
-        (name, kind, table.column(name)) for name, kind in zip(table.column_names, kinds))
