@@ -80,8 +80,8 @@ def build_ensemble(kind: str, task, members: int, embedding_factory, seed: int =
     Example::
 
         >>> from tfpipe.ensembles.task import Task
-        >>> build_ensemble("stacking", Task("binary"), 3, None).member_names()
-        ['gbdt_0', 'wide_deep_1', 'dnn_2']
+        >>> build_ensemble("stacking", Task("binary"), 4, None).member_names()
+        ['gbdt_0', 'lgbm_1', 'wide_deep_2', 'dnn_3']
     """
     from tfpipe.ensembles.bagging import BaggingEnsemble
     from tfpipe.ensembles.boosting import BoostingEnsemble

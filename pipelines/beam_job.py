@@ -19,9 +19,20 @@ numbers — only paths, counts and mergeable statistics travel through the runne
 
 Example::
 
-    >>> config = JobConfig(work_dir="/tmp/work", label="income", splits=(("train", 1.0),), num_shards={"train": 1})
-    >>> with beam.Pipeline(options=options) as pipeline:
-    ...     build_write_pipeline(pipeline, chunks, config, schema_bytes)
+    >>> import tempfile
+    >>> from tfpipe.demo import ADULT_COLUMNS, adult_dir
+    >>> from tfpipe.pipelines.schema import read_schema
+    >>> from tfpipe.pipelines.sources import InputFile, plan_chunks
+    >>> chunks = plan_chunks([InputFile(os.path.join(adult_dir(), "adult.data"), "csv")], 4 << 20, ADULT_COLUMNS)
+    >>> config = JobConfig(work_dir=tempfile.mkdtemp(), label="income", num_shards={"train": 2})
+    >>> with beam.Pipeline("DirectRunner") as pipeline:
+    ...     _ = build_infer_pipeline(pipeline, chunks, config)
+    >>> schema = read_schema(os.path.join(config.work_dir, SCHEMA_FILE))
+    >>> with beam.Pipeline("DirectRunner") as pipeline:
+    ...     _ = build_write_pipeline(pipeline, chunks, config, schema.SerializeToString())
+    >>> summary = json.load(open(os.path.join(config.work_dir, SUMMARY_FILE)))
+    >>> len(summary["shards"]), sum(shard["records"] for shard in summary["shards"]), summary["rejected"]
+    (2, 32561, 0)
 """
 from __future__ import annotations
 

@@ -9,10 +9,14 @@ rows read = rows written + rows rejected, or it fails.
 
 Example::
 
-    >>> manifest = run_preprocess(PreprocessOptions(inputs=["train=data/adult/adult.data"], output="/tmp/adult",
-    ...                                             label="income", column_names=ADULT_COLUMNS))
+    >>> import tempfile
+    >>> from tfpipe.demo import adult_preprocess_options
+    >>> manifest = run_preprocess(adult_preprocess_options(os.path.join(tempfile.mkdtemp(), "adult"),
+    ...                                                    progress=False, report=False))
     >>> manifest["rows_read"] == sum(manifest["rows_written"].values()) + manifest["rows_rejected"]
     True
+    >>> manifest["rows_rejected"], manifest["rejected_files"]     # one line of adult.test has no fields
+    (1, ['rejected/rejected-00001.jsonl'])
 """
 from __future__ import annotations
 

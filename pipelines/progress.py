@@ -3,8 +3,13 @@
 
 Example::
 
-    >>> with ChunkProgress("/tmp/work/_progress", total=12, description="writing"):
-    ...     run_pipeline()
+    >>> import os, tempfile
+    >>> markers = tempfile.mkdtemp()
+    >>> with ChunkProgress(markers, total=2, description="writing") as progress:   # a worker finishes a chunk:
+    ...     os.makedirs(os.path.join(markers, "write"))
+    ...     _ = open(os.path.join(markers, "write", "00000-00000"), "w").write("1500")
+    >>> progress._state()     # (chunk passes done, rows)
+    (1, 1500)
 """
 from __future__ import annotations
 

@@ -8,11 +8,16 @@ how many lines the earlier chunks hold), the row within the file for Parquet.
 
 Example::
 
+    >>> import os
+    >>> from tfpipe.demo import ADULT_COLUMNS, adult_dir
     >>> from tfpipe.pipelines.sources import InputFile, plan_chunks
-    >>> chunk = plan_chunks([InputFile("data/adult/adult.data", "csv")], column_names=COLUMNS)[0]
+    >>> chunk = plan_chunks([InputFile(os.path.join(adult_dir(), "adult.test"), "csv")],
+    ...                     column_names=ADULT_COLUMNS)[0]
     >>> batch = read_chunk(chunk, CsvOptions())
     >>> batch.num_rows_read == len(batch.row_numbers) + len(batch.structural)
     True
+    >>> batch.structural[0][2]     # adult.test's first line is a comment
+    'wrong field count: expected 15 fields, found 1'
 """
 from __future__ import annotations
 

@@ -6,9 +6,11 @@ chunk size, so the same inputs always give the same chunks (and the same output 
 
 Example::
 
-    >>> chunks = plan_chunks([InputFile("data/adult/adult.data", "csv", split="train")], chunk_bytes=1 << 20)
-    >>> chunks[0].start, chunks[0].file_index
-    (0, 0)
+    >>> from tfpipe.demo import ADULT_COLUMNS, adult_dir
+    >>> adult = InputFile(os.path.join(adult_dir(), "adult.data"), "csv", split="train")
+    >>> chunks = plan_chunks([adult], chunk_bytes=1 << 20, column_names=ADULT_COLUMNS)   # no header line
+    >>> len(chunks), chunks[0].start, chunks[1].start, chunks[-1].end == adult.num_bytes
+    (4, 0, 1048576, True)
 """
 from __future__ import annotations
 

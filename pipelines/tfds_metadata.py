@@ -6,7 +6,16 @@ optional value or a list is a ``Tensor`` of shape ``(None,)`` (empty where missi
 
 Example::
 
-    >>> write_tfds_metadata("/tmp/out/tfds", "adult", rules, {"train": [32561]}, {"train": 4_000_000})
+    >>> import os, tempfile, tensorflow as tf, tensorflow_datasets as tfds
+    >>> from tfpipe.pipelines.schema import FeatureRule
+    >>> folder = tempfile.mkdtemp()
+    >>> example = tf.train.Example(features=tf.train.Features(feature={
+    ...     "age": tf.train.Feature(int64_list=tf.train.Int64List(value=[39]))}))
+    >>> with tf.io.TFRecordWriter(os.path.join(folder, "toy-train.tfrecord-00000-of-00001")) as writer:
+    ...     writer.write(example.SerializeToString())
+    >>> write_tfds_metadata(folder, "toy", [FeatureRule("age", "INT", required=True)], {"train": [1]}, {"train": 20})
+    >>> [int(row["age"]) for row in tfds.builder_from_directory(folder).as_dataset(split="train")]
+    [39]
 """
 from __future__ import annotations
 

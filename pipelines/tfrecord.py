@@ -5,10 +5,11 @@ Framing is built for a whole Arrow binary array at once; only the CRC of each re
 
 Example::
 
-    >>> import pyarrow as pa, tensorflow as tf
-    >>> write_tfrecords("/tmp/x.tfrecord", pa.array([b"a", b"bc"]))
-    (2, 28)
-    >>> [r.numpy() for r in tf.data.TFRecordDataset("/tmp/x.tfrecord")]
+    >>> import os, tempfile, pyarrow as pa, tensorflow as tf
+    >>> path = os.path.join(tempfile.mkdtemp(), "x.tfrecord")
+    >>> write_tfrecords(path, pa.array([b"a", b"bc"]))     # 16 bytes of framing per record
+    (2, 35)
+    >>> [r.numpy() for r in tf.data.TFRecordDataset(path)]
     [b'a', b'bc']
 """
 from __future__ import annotations
