@@ -48,8 +48,9 @@ def load_statistics(path: StatisticsLike) -> statistics_pb2.DatasetFeatureStatis
 
 def compression_type(data_dir: str) -> str:
     """``""`` or ``"GZIP"`` (the ``TFRecordDataset`` argument) from the manifest."""
-    compression = (load_manifest(data_dir).get("compression") or "none").lower()
-    return {"none": "", "gzip": "GZIP"}[compression]
+    from tfpipe.pipelines.preprocessed import PreprocessedDataset
+
+    return PreprocessedDataset.load(data_dir).compression_type
 
 
 def split_statistics(statistics: statistics_pb2.DatasetFeatureStatisticsList, split: str | None
