@@ -105,6 +105,41 @@ def build_ensemble(kind: str, task, members: int, embedding_factory, seed: int =
                             gbdt_config=gbdt_config)
 
 
+# Options that mean something only for some ensembles / member kinds: (option name, CLI flag, applies-when, which)
+_ONLY_FOR = (
+    ("feature_fraction", "--feature-fraction", lambda e, k: e == "bagging", "bagging"),
+    ("bootstrap", "--no-bootstrap", lambda e, k: e == "bagging", "bagging"),
+    ("folds", "--folds", lambda e, k: e == "stacking", "stacking"),
+    ("boosting", "--boosting", lambda e, k: e == "boosting", "boosting"),
+    ("shrinkage", "--shrinkage", lambda e, k: e == "boosting", "boosting"),
+    ("corrective", "--no-corrective", lambda e, k: e == "boosting", "boosting"),
+    ("gbdt_params", "--gbdt-param", lambda e, k: "gbdt" in k, "gbdt members"),
+    ("gbdt_device", "--gbdt-device", lambda e, k: "gbdt" in k, "gbdt members"),
+    ("lgbm_params", "--lgbm-param", lambda e, k: "lgbm" in k, "lgbm members"),
+    ("gbdt_rounds", "--gbdt-rounds", lambda e, k: bool({"gbdt", "lgbm"} & set(k)), "gbdt or lgbm members"),
+    ("gbdt_early_stopping", "--gbdt-early-stopping", lambda e, k: bool({"gbdt", "lgbm"} & set(k)),
+     "gbdt or lgbm members"),
+)
+
+
+def check_applicable(ensemble: str, member_kind, given: dict, defaults: dict) -> None:
+    """Refuses options set to a non-default value that the chosen ensemble / member kinds would ignore.
+
+    >>> check_applicable("bagging", None, {"folds": 3}, {"folds": 5})  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ValueError: --folds applies to stacking only; this is a bagging of wide_deep members: drop it
+    """
+    from tfpipe.ensembles.members import parse_member_kinds
+
+    kinds = tuple(parse_member_kinds(member_kind) or DEFAULT_KINDS[ensemble])
+    ignored = [(flag, which) for name, flag, applies, which in _ONLY_FOR
+               if name in given and given[name] != defaults.get(name) and not applies(ensemble, kinds)]
+    if ignored:
+        listed = "; ".join(f"{flag} applies to {which} only" for flag, which in ignored)
+        raise ValueError(f"{listed}; this is a {ensemble} of {','.join(kinds)} members: drop "
+                         f"{'it' if len(ignored) == 1 else 'them'}")
+
+
 def has_gbdt(model) -> bool:
     """True when an ensemble has gbdt members (they need :class:`~tfpipe.ensembles.base.TreeData`)."""
     from tfpipe.ensembles.members import is_tree_kind
@@ -205,11 +240,19 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     from tfpipe.pipelines import publish
 
     start = time.time()
+    if ensemble not in ENSEMBLES:
+        raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
+    import inspect
+
+    defaults = {name: p.default for name, p in inspect.signature(train_ensemble).parameters.items()}
+    check_applicable(ensemble, member_kind, dict(
+        feature_fraction=feature_fraction, bootstrap=bootstrap, folds=folds, boosting=boosting, shrinkage=shrinkage,
+        corrective=corrective, gbdt_params=tuple(gbdt_params), gbdt_device=gbdt_device,
+        lgbm_params=tuple(lgbm_params), gbdt_rounds=gbdt_rounds, gbdt_early_stopping=gbdt_early_stopping),
+        {name: tuple(value) if isinstance(value, (list, tuple)) else value for name, value in defaults.items()})
     # First, before any TensorFlow op: a MultiWorkerMirroredStrategy must configure collective ops at start-up.
     dist = make_strategy(strategy, devices=strategy_devices)
     role = worker_role() if is_multi_worker(dist) else WorkerRole()
-    if ensemble not in ENSEMBLES:
-        raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
     gbdt_config = GBDTConfig(num_boost_round=gbdt_rounds, early_stopping_rounds=gbdt_early_stopping,
                              params=parse_gbdt_params(gbdt_params), device=gbdt_device,
                              lgbm_params=parse_gbdt_params(lgbm_params))

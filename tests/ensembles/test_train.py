@@ -13,8 +13,8 @@ from tfpipe.ensembles.train import train_ensemble
 def test_train_ensemble_writes_model_metrics_report(kind, members, adult_small_dir, tmp_path):
     out = str(tmp_path / kind)
     result = train_ensemble(adult_small_dir, out, label="income", ensemble=kind, members=members, epochs=2,
-                            batch_size=256, precision="auto", strategy="auto", seed=0, hidden=(16,), folds=3,
-                            learning_rate=3e-3, verbose=0)
+                            batch_size=256, precision="auto", strategy="auto", seed=0, hidden=(16,),
+                            learning_rate=3e-3, verbose=0, **({"folds": 3} if kind == "stacking" else {}))
     assert os.path.exists(os.path.join(out, "saved_model", "saved_model.pb"))
     with open(result.metrics_path) as f:
         saved = json.load(f)
@@ -133,3 +133,12 @@ def test_inputs_that_do_not_fit_stop_with_one_clear_line_and_write_nothing(adult
         assert not out.exists() and not list(tmp_path.glob(".model.tmp-*"))
     assert main(["features", "init", "--data", str(tmp_path / "nowhere")]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_options_the_chosen_ensemble_would_ignore_are_refused(adult_small_dir, tmp_path):
+    with pytest.raises(ValueError, match="--folds applies to stacking only; this is a bagging of wide_deep members"):
+        train_ensemble(adult_small_dir, str(tmp_path / "m"), ensemble="bagging", folds=3)
+    with pytest.raises(ValueError, match="--shrinkage applies to boosting only; --gbdt-param applies to gbdt members only"):
+        train_ensemble(adult_small_dir, str(tmp_path / "m"), ensemble="stacking", member_kind="lgbm,dnn",
+                       gbdt_params=["max_depth=4"], shrinkage=0.1)
+    assert not (tmp_path / "m").exists()
