@@ -70,7 +70,8 @@ def run(args) -> int:
     print(f"== 2/4 train: {args.ensemble} of {args.members} members, {args.epochs} epochs -> {model_dir}",
           flush=True)
     result = train_ensemble(data_dir, model_dir, label=ADULT_LABEL, ensemble=args.ensemble, members=args.members,
-                            epochs=args.epochs, seed=0, folds=args.folds, overwrite=True)
+                            epochs=args.epochs, seed=0, overwrite=True,
+                            **({"folds": args.folds} if args.ensemble == "stacking" else {}))
     print(f"exported {result.saved_model_dir}; metrics in {result.metrics_path}; report {result.report_path}",
           flush=True)
 
