@@ -5,7 +5,7 @@ they install under the single import namespace ``tfpipe`` (``tfpipe.pipelines``,
 """
 from setuptools import setup
 
-SUBPACKAGES = ["pipelines", "features", "ensembles", "serving", "proto", "data"]
+SUBPACKAGES = ["pipelines", "features", "ensembles", "serving", "proto", "data", "examples"]
 
 setup(
     name="tfpipe",
@@ -16,7 +16,7 @@ setup(
     python_requires=">=3.10,<3.13",
     packages=["tfpipe"] + [f"tfpipe.{name}" for name in SUBPACKAGES],
     package_dir={"tfpipe": "tfpipe", **{f"tfpipe.{name}": name for name in SUBPACKAGES}},
-    package_data={"tfpipe.proto": ["*.proto"], "tfpipe.data": ["adult/*"]},
+    package_data={"tfpipe.proto": ["*.proto"], "tfpipe.data": ["adult/*"], "tfpipe.examples": ["*.pbtxt"]},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.10,<4",

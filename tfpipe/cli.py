@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "tfpipe.features.cli",    # features init
     "tfpipe.ensembles.cli",   # train
     "tfpipe.serving.cli",     # evaluate
+    "tfpipe.run",             # run (a whole PipelineConfig)
     "tfpipe.demo",            # demo
 )
 

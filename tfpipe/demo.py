@@ -53,25 +53,28 @@ def _first_test_example(data_dir: str) -> bytes:
     return next(iter(tf.data.TFRecordDataset(shard_paths(data_dir, "test")).take(1))).numpy()
 
 
+def example_config_path() -> str:
+    """The shipped ``examples/adult.pbtxt`` (a ``PipelineConfig``)."""
+    return str(resources.files("tfpipe.examples") / "adult.pbtxt")
+
+
 def run(args) -> int:
-    """preprocess → train → export → evaluate, then one prediction through the SavedModel."""
-    from tfpipe.pipelines import run_preprocess
+    """``tfpipe run`` of the shipped examples/adult.pbtxt (preprocess → train → export), then evaluate the
+    SavedModel and one prediction through it."""
+    from tfpipe.run import load_pipeline_config, run_pipeline
 
-    data_dir = os.path.join(args.workdir, "adult")
-    model_dir = os.path.join(args.workdir, "model")
-    print(f"== 1/4 preprocess: {adult_dir()} -> {data_dir}", flush=True)
-    manifest = run_preprocess(adult_preprocess_options(data_dir))
+    config = load_pipeline_config(example_config_path())
+    config.train.ensemble, config.train.members, config.train.epochs = args.ensemble, args.members, args.epochs
+    if args.ensemble == "stacking":
+        config.train.folds = args.folds
+    else:
+        config.train.ClearField("folds")
+    print(f"== 1-2/4 tfpipe run {example_config_path()} ({args.ensemble} of {args.members} members, "
+          f"{args.epochs} epochs) -> {args.workdir}", flush=True)
+    out = run_pipeline(config, args.workdir, overwrite=True)
+    data_dir, result, manifest = out["data"], out["result"], out["manifest"]
     print(f"read {manifest['rows_read']:,} rows, wrote {manifest['rows_written']}, "
-          f"rejected {manifest['rows_rejected']} (listed in {data_dir}/{manifest['rejected']})", flush=True)
-    print(f"data report: {os.path.join(data_dir, manifest['report'])}", flush=True)
-
-    from tfpipe.ensembles.train import train_ensemble
-
-    print(f"== 2/4 train: {args.ensemble} of {args.members} members, {args.epochs} epochs -> {model_dir}",
-          flush=True)
-    result = train_ensemble(data_dir, model_dir, label=ADULT_LABEL, ensemble=args.ensemble, members=args.members,
-                            epochs=args.epochs, seed=0, overwrite=True,
-                            **({"folds": args.folds} if args.ensemble == "stacking" else {}))
+          f"rejected {manifest['rows_rejected']} (listed in {data_dir}/{manifest['rejected']}/)", flush=True)
     print(f"exported {result.saved_model_dir}; metrics in {result.metrics_path}; report {result.report_path}",
           flush=True)
 

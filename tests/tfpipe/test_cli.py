@@ -7,9 +7,9 @@ from tfpipe.cli import COMMAND_MODULES, build_parser
 def test_every_subcommand_is_wired_and_documented():
     help_text = subprocess.run([sys.executable, "-m", "tfpipe.cli", "--help"], capture_output=True, text=True,
                                check=True).stdout
-    for command in ("preprocess", "validate", "features", "train", "evaluate", "demo"):
+    for command in ("preprocess", "validate", "features", "train", "evaluate", "run", "demo"):
         assert command in help_text
-    assert len(COMMAND_MODULES) == 6
+    assert len(COMMAND_MODULES) == 7
 
 
 def test_unknown_flags_reach_beam_only_for_preprocess(tmp_path):

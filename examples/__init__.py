@@ -1,0 +1,1 @@
+"""Example pipeline configs (``tfpipe run examples/adult.pbtxt``), shipped with the package."""
