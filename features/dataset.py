@@ -24,6 +24,7 @@ from tfpipe.features.fitting import fit
 from tfpipe.features.label import LabelSpec, fit_label
 
 EXAMPLE_KEY_BUCKETS = 2**62
+SHUFFLE_BLOCK = 32   # records that stay together when shuffling (consecutive in a shard, i.e. in input order)
 
 
 def example_key(serialized: tf.Tensor) -> tf.Tensor:
@@ -109,19 +110,21 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
         records = tf.data.TFRecordDataset(path, compression_type=compression, buffer_size=1 << 20)
         if by_key is not None:
             records = records.filter(lambda record: tf.equal(example_key(record) % by_key[1], by_key[0]))
-        # Without shuffling, batch inside each shard: no per-record cost in the interleave.
-        return records if shuffle else records.batch(batch_size)
+        # Batch inside each shard: blocks of SHUFFLE_BLOCK records when shuffling, whole batches otherwise; no
+        # per-record step after this one (tf.data costs ~2 us per element: per-record shuffling capped the feed
+        # at ~0.4 M ex/s on 16 cores, 60% of what an H100 trains at).
+        return records.batch(SHUFFLE_BLOCK if shuffle else batch_size)
 
-    elements = files.interleave(read, cycle_length=max(1, min(len(paths), 4)), block_length=16 if shuffle else 1,
+    elements = files.interleave(read, cycle_length=max(1, min(len(paths), 4)), block_length=1,
                                 num_parallel_calls=autotune, deterministic=deterministic)
     if cache:
         elements = elements.cache(cache if isinstance(cache, str) else "")
-    if shuffle:
-        elements = elements.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if shuffle:   # blocks are shuffled, then joined into batches: a batch is batch_size/SHUFFLE_BLOCK random blocks
+        elements = elements.shuffle(max(1, shuffle_buffer // SHUFFLE_BLOCK), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         elements = elements.repeat()
     if shuffle:
-        batches = elements.batch(batch_size, drop_remainder=drop_remainder)
+        batches = elements.rebatch(batch_size, drop_remainder=drop_remainder)
     elif drop_remainder:
         batches = elements.rebatch(batch_size, drop_remainder=True)
     else:
