@@ -44,7 +44,8 @@ def register(subparsers) -> None:
     p.add_argument("--eval-fraction", type=float, default=0.1,
                    help="fraction of train carved out (by key hash) as eval when the data has no eval split")
     p.add_argument("--patience", type=int, default=2, help="early stopping patience (epochs) on the eval loss")
-    p.add_argument("--jit-compile", action="store_true", help="compile train steps with XLA (faster on GPUs)")
+    p.add_argument("--jit-compile", nargs="?", const="on", default="auto", choices=("auto", "on", "off"),
+                   help="compile train steps with XLA; auto (default): on with one GPU, off on CPU")
     p.add_argument("--gbdt-param", action="append", default=[], metavar="KEY=VALUE",
                    help="XGBoost parameter for gbdt members (repeatable), e.g. --gbdt-param max_depth=8")
     p.add_argument("--lgbm-param", action="append", default=[], metavar="KEY=VALUE",

@@ -212,7 +212,7 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
                    feature_fraction: float = 1.0, folds: int = 5, boosting: str = "gradient",
                    shrinkage: float = 0.5, corrective: bool = True, learning_rate: float = 1e-3,
                    eval_fraction: float = 0.1, patience: int = 2, verbose="auto", report: bool = True,
-                   metric_splits: tuple | None = None, jit_compile: bool | str = False,
+                   metric_splits: tuple | None = None, jit_compile: bool | str = "auto",
                    strategy_devices: list | None = None, gbdt_params=(), gbdt_rounds: int = 2000,
                    gbdt_early_stopping: int = 50, gbdt_device: str = "auto", bootstrap: bool = True,
                    overwrite: bool = False, lgbm_params=()) -> TrainResult:
@@ -302,7 +302,7 @@ def _train(*, data_dir, output_dir, final_dir, label, dist, role, ensemble, memb
     from tfpipe import features as tff
     from tfpipe.ensembles import records
     from tfpipe.ensembles.base import FitOptions
-    from tfpipe.ensembles.distribute import strategy_name
+    from tfpipe.ensembles.distribute import resolve_jit_compile, strategy_name
     from tfpipe.ensembles.export import export_saved_model, make_serving_function
     from tfpipe.ensembles.metrics import ensemble_metrics, format_metrics
     from tfpipe.ensembles.precision import policy_scope, resolve_precision
@@ -341,7 +341,8 @@ def _train(*, data_dir, output_dir, final_dir, label, dist, role, ensemble, memb
     policy = resolve_precision(precision)
     log_dir = os.path.join(output_dir, "logs")
     options = FitOptions(epochs=epochs, learning_rate=learning_rate, patience=patience, verbose=verbose,
-                         log_dir=log_dir, policy=policy, strategy=dist, jit_compile=jit_compile,
+                         log_dir=log_dir, policy=policy, strategy=dist,
+                         jit_compile=resolve_jit_compile(jit_compile, dist),
                          data_shard=(role.index, role.count) if role.count > 1 and not read_part else None)
     with policy_scope(policy):
         with dist.scope():
@@ -381,6 +382,7 @@ def _train(*, data_dir, output_dir, final_dir, label, dist, role, ensemble, memb
                  "early_stopping_rounds": gbdt_early_stopping} if has_gbdt(model) else None,
         "options": {"epochs": epochs, "batch_size": batch_size, "member_kind": getattr(model, "member_kind", None),
                     "feature_fraction": feature_fraction, "folds": folds, "boosting": boosting, "bootstrap": bootstrap,
+                    "jit_compile": options.jit_compile,
                     "learning_rate": learning_rate},
     }
     save_boosters(model, os.path.join(output_dir, "gbdt"))

@@ -111,7 +111,7 @@ def train_options(config) -> dict:
     if len(c.hidden):
         options["hidden"] = tuple(int(width) for width in c.hidden)
     if c.jit_compile:
-        options["jit_compile"] = True
+        options["jit_compile"] = c.jit_compile
     if len(c.gbdt_param):
         options["gbdt_params"] = list(c.gbdt_param)
     if len(c.lgbm_param):

@@ -62,3 +62,14 @@ def test_worker_role_from_tf_config(monkeypatch):
     assert worker_role() == WorkerRole(0, 3, True)
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
     assert worker_role() == WorkerRole(1, 3, False)
+
+
+def test_jit_compile_auto_is_off_on_cpu_and_explicit_values_pass_through():
+    import pytest
+
+    from tfpipe.ensembles.distribute import resolve_jit_compile
+
+    assert resolve_jit_compile("auto") is False      # no GPU in CI: XLA would only add compile time
+    assert resolve_jit_compile("on") is True and resolve_jit_compile(False) is False
+    with pytest.raises(ValueError, match="auto, on or off"):
+        resolve_jit_compile("sometimes")
