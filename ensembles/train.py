@@ -338,7 +338,7 @@ def _train(*, data_dir, output_dir, final_dir, label, dist, role, ensemble, memb
         eval_ds = tff.make_dataset(data_dir, "eval", compiled, 2048, cache=True, label=label_spec)
 
     # 3. precision + strategy + ensemble
-    policy = resolve_precision(precision)
+    policy = resolve_precision(precision, widest_hidden=max(tuple(hidden) or (0,)))
     log_dir = os.path.join(output_dir, "logs")
     options = FitOptions(epochs=epochs, learning_rate=learning_rate, patience=patience, verbose=verbose,
                          log_dir=log_dir, policy=policy, strategy=dist,

@@ -11,10 +11,12 @@ from tfpipe.ensembles.task import Task
 
 
 def test_resolve_precision():
-    assert resolve_precision("auto", compute_capability=(9, 0)) == "mixed_bfloat16"
-    assert resolve_precision("auto", compute_capability=(8, 0)) == "mixed_bfloat16"
-    assert resolve_precision("auto", compute_capability=(7, 5)) == "mixed_float16"
-    assert resolve_precision("auto", compute_capability=(6, 1)) == "float32"
+    # measured (H100, K=16 bagging, XLA): float16 pays for wide members only; narrow ones are faster in float32
+    assert resolve_precision("auto", compute_capability=(9, 0), widest_hidden=1024) == "mixed_float16"
+    assert resolve_precision("auto", compute_capability=(7, 5), widest_hidden=512) == "mixed_float16"
+    assert resolve_precision("auto", compute_capability=(9, 0), widest_hidden=64) == "float32"
+    assert resolve_precision("auto", compute_capability=(9, 0)) == "float32"
+    assert resolve_precision("auto", compute_capability=(6, 1), widest_hidden=1024) == "float32"
     assert resolve_precision("auto", compute_capability=None) == "float32"
     assert resolve_precision("auto") == "float32"          # CI has no GPU
     assert resolve_precision("mixed_float16") == "mixed_float16"
