@@ -177,20 +177,20 @@ def fit_multi_worker(model: keras.Model, train_ds, eval_ds, loss, options: FitOp
     best, best_weights, waited = math.inf, None, 0
     log_rows = []
     for epoch in range(epochs):
-        total = count = 0.0
+        total = count = 0.0   # summed as tensors: reading them every step would wait for the device each step
         for step, batch in enumerate(dist_train):
             if options.steps_per_epoch and step >= options.steps_per_epoch:
                 break
             batch_total, batch_count = train_step(batch)
-            total, count = total + float(batch_total), count + float(batch_count)
-        history["loss"].append(total / max(count, 1.0))
+            total, count = total + batch_total, count + batch_count
+        history["loss"].append(float(total) / max(float(count), 1.0))
         row = {"epoch": epoch, "loss": history["loss"][-1]}
         if eval_ds is not None:
             eval_total = eval_count = 0.0
             for batch in eval_ds:
                 batch_total, batch_count = eval_step(batch)
-                eval_total, eval_count = eval_total + float(batch_total), eval_count + float(batch_count)
-            history["val_loss"].append(eval_total / max(eval_count, 1.0))
+                eval_total, eval_count = eval_total + batch_total, eval_count + batch_count
+            history["val_loss"].append(float(eval_total) / max(float(eval_count), 1.0))
             row["val_loss"] = history["val_loss"][-1]
         log_rows.append(row)
         if keras_verbosity(options.verbose):

@@ -4,17 +4,13 @@ Thin helpers over :class:`~tfpipe.pipelines.preprocessed.PreprocessedDataset` (l
 directory may be local or on any store :mod:`tfpipe.pipelines.storage` handles, and ``manifest.json`` is the
 commit marker — a directory without it is not a dataset (an unfinished or failed job) and is refused.
 
-Example::
+Example (``out`` a ``tfpipe preprocess`` output of the bundled Adult files; see
+:mod:`tfpipe.pipelines.preprocessed` for a run)::
 
-    >>> import tempfile, os
-    >>> from tfpipe.demo import adult_preprocess_options
-    >>> from tfpipe.pipelines import run_preprocess
-    >>> out = os.path.join(tempfile.mkdtemp(), "adult")
-    >>> _ = run_preprocess(adult_preprocess_options(out, progress=False, report=False))
-    >>> load_manifest(out)["rows_rejected"], load_statistics(out, split="test").num_examples
+    >>> load_manifest(out)["rows_rejected"], load_statistics(out, split="test").num_examples  # doctest: +SKIP
     (1, 16281)
-    >>> [row["row"] for row in iter_rejected(out)], [f.name for f in load_schema(out).feature][:2]
-    ([1], ['age', 'workclass'])
+    >>> [row["row"] for row in iter_rejected(out)]                                             # doctest: +SKIP
+    [1]
 """
 from __future__ import annotations
 
@@ -43,14 +39,6 @@ def load_statistics(data_dir: str, split: Optional[str] = None):
     """The ``DatasetFeatureStatisticsList`` (or, with ``split``, that split's ``DatasetFeatureStatistics``); a copy."""
     dataset = PreprocessedDataset.load(data_dir)
     return _copy(dataset.statistics if split is None else dataset.split_statistics(split))
-
-
-def rejected_files(manifest: dict) -> list[str]:
-    """Paths (relative to the dataset) of the rejected-row files: a list since format 2, one file before."""
-    rejected = manifest.get("rejected_files")
-    if rejected is not None:
-        return list(rejected)
-    return [manifest.get("rejected", "rejected.jsonl")]
 
 
 def shard_paths(data_dir: str, split: str) -> list[str]:

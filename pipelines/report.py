@@ -151,6 +151,7 @@ def _plot_feature(path: str, name: str, per_split: dict) -> None:
 def write_dataset_report(data_dir: str) -> str:
     """Writes ``data_dir/report.html`` and its plots (``data_dir/report/*.png``); returns the HTML path."""
     from tfpipe.pipelines import artifacts, storage
+    from tfpipe.pipelines.preprocessed import PreprocessedDataset
 
     manifest = artifacts.load_manifest(data_dir)
     statistics = artifacts.load_statistics(data_dir)
@@ -167,8 +168,7 @@ def write_dataset_report(data_dir: str) -> str:
                  f"<td class=n>{manifest['rows_rejected']:,}</td><td class=n>{manifest.get('blank_lines_skipped', 0):,}"
                  f"</td></tr></table><p class={'ok' if identity else 'bad'}>read = written + rejected: "
                  f"{'holds' if identity else 'DOES NOT HOLD'}</p>")
-    groups = rejected_groups([storage.join(data_dir, *relative.split("/"))
-                              for relative in artifacts.rejected_files(manifest)])
+    groups = rejected_groups(PreprocessedDataset.load(data_dir).rejected_files())
     parts.append(f"<h2>Rejected rows ({manifest['rows_rejected']:,})</h2>")
     if groups:
         parts.append("<table class=sortable><thead><tr><th>field</th><th>reason</th><th>rows</th><th>first examples"

@@ -302,30 +302,26 @@ def delete_tree(prefix: str) -> None:
 
 def rename(source: str, target: str) -> None:
     """Moves one file (a server-side copy + delete on object stores)."""
-    if is_local(source) and is_local(target):
-        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-        os.replace(source, target)
-        return
-    s3 = _s3io(source)
-    if s3 and scheme(target) == "s3":
-        s3.rename(source, target)
-    else:
-        FileSystems.rename([source], [target])
+    _transfer(source, target, move=True)
 
 
 def copy(source: str, target: str) -> None:
     """Copies one file (server-side on object stores)."""
+    _transfer(source, target, move=False)
+
+
+def _transfer(source: str, target: str, move: bool) -> None:
     if is_local(source) and is_local(target):
         import shutil
 
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-        shutil.copyfile(source, target)
+        (os.replace if move else shutil.copyfile)(source, target)
         return
     s3 = _s3io(source)
     if s3 and scheme(target) == "s3":
-        s3.copy(source, target)
+        (s3.rename if move else s3.copy)(source, target)
     else:
-        FileSystems.copy([source], [target])
+        (FileSystems.rename if move else FileSystems.copy)([source], [target])
 
 
 def copy_stream(source, target, buffer: int = 8 << 20) -> int:
