@@ -21,17 +21,16 @@ import sys
 import tempfile
 import time
 
-from _bootstrap_path import REPO, ensure_tfpipe
+from tfpipe.demo import adult_dir
 
-
-ensure_tfpipe()
+ADULT = adult_dir()
 COLUMNS = ("age,workclass,fnlwgt,education,education-num,marital-status,occupation,relationship,race,sex,"
            "capital-gain,capital-loss,hours-per-week,native-country,income")
 
 
 def preprocess(out: str) -> str:
-    cmd = [sys.executable, "-m", "tfpipe.cli", "preprocess", "--input", f"train={REPO}/data/adult/adult.data",
-           f"test={REPO}/data/adult/adult.test", "--output", out, "--label", "income", "--column-names", COLUMNS,
+    cmd = [sys.executable, "-m", "tfpipe.cli", "preprocess", "--input", f"train={ADULT}/adult.data",
+           f"test={ADULT}/adult.test", "--output", out, "--label", "income", "--column-names", COLUMNS,
            "--value-map", json.dumps({"income": {">50K.": ">50K", "<=50K.": "<=50K"}}),
            "--max-rejected-fraction", "0.01"]
     subprocess.run(cmd, check=True)
@@ -68,7 +67,7 @@ def _raw_frames():
 
     names = COLUMNS.split(",")
     read = lambda f, skip: pd.read_csv(f, names=names, skipinitialspace=True, na_values="?", skiprows=skip)  # noqa
-    train, test = read(f"{REPO}/data/adult/adult.data", 0), read(f"{REPO}/data/adult/adult.test", 1)
+    train, test = read(f"{ADULT}/adult.data", 0), read(f"{ADULT}/adult.test", 1)
     for c in [c for c in names[:-1] if not pd.api.types.is_numeric_dtype(train[c])]:
         kinds = pd.CategoricalDtype(sorted(train[c].dropna().unique()))
         train[c], test[c] = train[c].astype(kinds), test[c].astype(kinds)

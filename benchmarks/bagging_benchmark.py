@@ -14,10 +14,8 @@ import os
 import sys
 import time
 
-from _bootstrap_path import ensure_tfpipe
 
 
-ensure_tfpipe()
 
 
 def main(argv=None) -> int:

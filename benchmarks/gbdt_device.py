@@ -39,14 +39,17 @@ import warnings
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
 NO_GPU = "no GPU"
 
 
 # ----------------------------------------------------------------------------------------------- machine / params
 def default_params() -> dict:
     """``DEFAULT_PARAMS`` of ``ensembles/gbdt.py``, read from its source (importing it would import Keras/TF)."""
-    tree = ast.parse(open(os.path.join(REPO, "ensembles", "gbdt.py"), encoding="utf-8").read())
+    import importlib.util
+
+    # find_spec imports the parent package only: tfpipe.ensembles itself (TensorFlow) is not imported
+    source = os.path.join(os.path.dirname(importlib.util.find_spec("tfpipe.ensembles").origin), "gbdt.py")
+    tree = ast.parse(open(source, encoding="utf-8").read())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "DEFAULT_PARAMS" for t in node.targets):
             return dict(ast.literal_eval(node.value))
@@ -140,10 +143,7 @@ def predict(booster, x, kinds, rounds: int) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------ Adult arrays
 def adult_arrays(data: str, label: str | None = None, eval_fraction: float = 0.1, seed: int = 0) -> dict:
     """Tree-block arrays of a preprocessed dir, as ``train_ensemble`` carves them (needs TensorFlow)."""
-    sys.path.insert(0, HERE)
-    from _bootstrap_path import ensure_tfpipe
-
-    ensure_tfpipe()
+    
     from tfpipe import features as tff
     from tfpipe.ensembles import records
     from tfpipe.ensembles.gbdt import feature_types
@@ -308,10 +308,7 @@ def run_large(arrays: dict | None, args, devices) -> list:
 
 
 def run_tfpipe(arrays: dict | None, args, devices) -> list:
-    sys.path.insert(0, HERE)
-    from _bootstrap_path import ensure_tfpipe
-
-    ensure_tfpipe()
+    
     from tfpipe import features as tff
     from tfpipe.ensembles import records
     from tfpipe.ensembles.gbdt import GBDTConfig, resolve_device, train_boosters

@@ -21,9 +21,7 @@ import subprocess
 import sys
 import tempfile
 
-from _bootstrap_path import ensure_tfpipe
 
-ensure_tfpipe()
 
 CHILD = r"""
 import json, resource, sys, time

@@ -35,9 +35,7 @@ import tempfile
 import time
 import types
 
-from _bootstrap_path import ensure_tfpipe
 
-ensure_tfpipe()
 
 STARTED = time.perf_counter()
 

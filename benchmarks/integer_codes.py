@@ -13,9 +13,7 @@ import sys
 import tempfile
 import time
 
-from _bootstrap_path import ensure_tfpipe
 
-ensure_tfpipe()
 
 CATEGORICALS = ("workclass", "education", "marital-status", "occupation", "relationship", "race", "sex",
                 "native-country")

@@ -20,9 +20,7 @@ import sys
 import tempfile
 import time
 
-from _bootstrap_path import ensure_tfpipe
 
-ensure_tfpipe()
 
 TASKS = {"binary": ("income", ("auc", "logloss")), "multiclass": ("relationship", ("accuracy", "logloss")),
          "regression": ("hours-per-week", ("rmse", "mae"))}

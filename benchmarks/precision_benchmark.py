@@ -15,10 +15,8 @@ import os
 import sys
 import time
 
-from _bootstrap_path import ensure_tfpipe
 
 
-ensure_tfpipe()
 
 
 def run_one(policy: str, model_kind: str, args) -> dict:

@@ -16,9 +16,7 @@ import os
 import sys
 import time
 
-from _bootstrap_path import ensure_tfpipe
 
-ensure_tfpipe()
 
 
 def served_booster_files(model_dir: str, suffix: str = "json") -> list[str]:
