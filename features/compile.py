@@ -10,13 +10,20 @@ when missing) and every single-valued categorical as its integer id from the fit
 whatever the global policy; the ids of a categorical column are computed once per batch however many blocks use
 them.
 
-Example::
+Example (``adult``: a ``tfpipe preprocess`` output directory of Adult rows)::
 
     >>> from tfpipe import features as tff
-    >>> compiled = tff.compile_features(fitted)                                # doctest: +SKIP
-    >>> parsed = tf.io.parse_example(serialized, compiled.parse_spec)          # doctest: +SKIP
-    >>> out = compiled.preprocessor(parsed)                                    # doctest: +SKIP
-    >>> embedded = compiled.new_embedding_block()(out["embedding_ids"])        # doctest: +SKIP
+    >>> from tfpipe.pipelines.artifacts import shard_paths
+    >>> fitted = tff.fit([tff.numeric_column("age", normalizer="zscore"),
+    ...                   tff.embedding_column(tff.categorical_column_with_vocabulary_list("education"), 4)], adult)
+    >>> compiled = tff.compile_features(fitted)
+    >>> serialized = next(iter(tf.data.TFRecordDataset(shard_paths(adult, "test")).batch(8)))
+    >>> parsed = tf.io.parse_example(serialized, compiled.parse_spec)
+    >>> out = compiled.preprocessor(parsed)
+    >>> out["dense"].shape, out["tree"].shape
+    (TensorShape([8, 1]), TensorShape([8, 2]))
+    >>> compiled.new_embedding_block()(out["embedding_ids"]).shape
+    TensorShape([8, 4])
 """
 from __future__ import annotations
 
@@ -105,7 +112,8 @@ def parse_spec(definitions: Sequence[Definition]) -> dict:
 
     Example::
 
-        >>> parse_spec(fit([numeric_column("age")], stats))   # doctest: +SKIP
+        >>> from tfpipe.features import fit, numeric_column
+        >>> parse_spec(fit([numeric_column("age")], adult))
         {'age': FixedLenFeature(shape=[1], dtype=tf.int64, default_value=-9223372036854775808)}
     """
     needs: dict[str, tuple[str, bool]] = {}
@@ -397,11 +405,15 @@ class CompiledFeatures:
     def new_embedding_block(self, name: str | None = None, seed: int | None = None) -> EmbeddingBlock:
         """A NEW trainable layer ``embedding_ids`` dict → float32 [B, embedding_width] (fresh weights each call).
 
-        Also accepts the whole preprocessor output dict. Example::
+        Also accepts the whole preprocessor output dict. Example (``adult``: a preprocessed DIR of Adult rows)::
 
-            >>> block = compiled.new_embedding_block("member_0")       # doctest: +SKIP
-            >>> block(compiled.preprocessor(parsed)["embedding_ids"]).shape   # doctest: +SKIP
-            TensorShape([512, 16])
+            >>> from tfpipe import features as tff
+            >>> compiled = compile_features(tff.fit(
+            ...     [tff.embedding_column(tff.categorical_column_with_vocabulary_list("education"), 16)], adult))
+            >>> parsed = {"education": tf.constant([[b"Bachelors"], [b"Doctorate"]])}
+            >>> block = compiled.new_embedding_block("member_0")
+            >>> block(compiled.preprocessor(parsed)).shape
+            TensorShape([2, 16])
         """
         names = _Names()
         specs = {n: {"num_buckets": s.num_buckets, "dimension": s.dimension, "combiner": s.combiner,
@@ -414,9 +426,12 @@ def compile_features(definitions: Sequence[Definition], label_spec=None) -> Comp
 
     Example::
 
-        >>> compiled = compile_features(fit(definitions, "/tmp/adult"))      # doctest: +SKIP
-        >>> compiled.dense_width, compiled.wide_width, compiled.embedding_width   # doctest: +SKIP
-        (6, 120, 8)
+        >>> from tfpipe import features as tff
+        >>> definitions = [tff.numeric_column("age"), tff.indicator_column(tff.categorical_column_with_vocabulary_list(
+        ...     "sex")), tff.embedding_column(tff.categorical_column_with_vocabulary_list("education"), 8)]
+        >>> compiled = compile_features(tff.fit(definitions, adult))
+        >>> compiled.dense_width, compiled.wide_width, compiled.embedding_width
+        (1, 3, 8)
     """
     definitions = validate_definitions(definitions)
     unfitted = [d.name for d in definitions if not d.is_fitted]

@@ -192,7 +192,8 @@ def to_proto(definitions: Sequence[Definition], label: str | None = None, fitted
 
     Example::
 
-        >>> to_proto([numeric_column("age")]).columns[0].numeric.key   # doctest: +SKIP
+        >>> from tfpipe.features import numeric_column
+        >>> to_proto([numeric_column("age")]).columns[0].numeric.key
         'age'
     """
     config = pb.FeatureConfig(label=label or "", fitted_split=fitted_split or "")
@@ -212,8 +213,9 @@ def save_config(definitions: Sequence[Definition], path: str | os.PathLike, labe
 
     Example::
 
-        >>> save_config([numeric_column("age")], "/tmp/features.pbtxt")   # doctest: +SKIP
-        '/tmp/features.pbtxt'
+        >>> from tfpipe.features import numeric_column
+        >>> save_config([numeric_column("age")], "features.pbtxt")
+        'features.pbtxt'
     """
     path = os.fspath(path)
     text = "# tfpipe.proto.FeatureConfig (proto/feature_config.proto)\n" + text_format.MessageToString(
@@ -236,7 +238,8 @@ def load_config(path: str | os.PathLike) -> tuple[Definition, ...]:
 
     Example::
 
-        >>> load_config("/tmp/features.pbtxt")   # doctest: +SKIP
-        (NumericColumn(key='age', ...),)
+        >>> from tfpipe.features import numeric_column
+        >>> load_config(save_config([numeric_column("age")], "features.pbtxt"))
+        (NumericColumn(key='age', normalizer='none', ...),)
     """
     return from_proto(load_config_proto(path))

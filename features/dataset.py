@@ -4,12 +4,15 @@ shards (shuffled with the seed) → parallel interleave of ``TFRecordDataset`` (
 shuffling) → cache → shuffle → repeat → batch → parallel map(``parse_example`` + label + preprocessor + example
 key) → prefetch.
 
-Example::
+Example (``adult``: a ``tfpipe preprocess`` output directory of Adult rows; label ``income``)::
 
-    >>> ds = make_dataset("/tmp/adult", "train", compiled, batch_size=512, shuffle=True, seed=1)  # doctest: +SKIP
-    >>> inputs, label = next(iter(ds))                                                          # doctest: +SKIP
-    >>> sorted(inputs)                                                                          # doctest: +SKIP
-    ['dense', 'embedding_ids', 'example_key', 'wide']
+    >>> from tfpipe import features as tff
+    >>> definitions = [tff.numeric_column("age"), tff.categorical_column_with_vocabulary_list("sex")]
+    >>> compiled = tff.compile_features(tff.fit(definitions, adult))
+    >>> ds = make_dataset(adult, "train", compiled, batch_size=512, shuffle=True, seed=1)
+    >>> inputs, label = next(iter(ds))
+    >>> sorted(inputs), label.shape, label.dtype.name
+    (['dense', 'embedding_ids', 'example_key', 'periodic', 'tree', 'wide'], TensorShape([512]), 'int64')
 """
 from __future__ import annotations
 
@@ -80,7 +83,10 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
 
     Example::
 
-        >>> ds = make_dataset("/tmp/adult", "test", compiled, 1024, label=None)   # doctest: +SKIP
+        >>> from tfpipe import features as tff
+        >>> compiled = tff.compile_features(tff.fit([tff.numeric_column("age")], adult))
+        >>> [batch["dense"].shape for batch in make_dataset(adult, "test", compiled, 1024, label=None)]
+        [TensorShape([1000, 1])]
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")

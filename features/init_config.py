@@ -12,10 +12,11 @@ strings with ≤ 100 distinct values → vocabulary list → ``indicator_column`
 (deep); larger string columns → hash bucket (2 × distinct, at most 100 000) + ``embedding_column``; embedding
 widths ``min(32, round(6 * distinct ** 0.25))``; the label is left out.
 
-Example::
+Example (``adult``: a ``tfpipe preprocess`` output directory of Adult rows)::
 
-    >>> defs = default_config(load_schema(d), load_statistics(d), label="income")   # doctest: +SKIP
-    >>> defs[0]                                                                       # doctest: +SKIP
+    >>> from tfpipe.features.artifacts import load_schema, load_statistics
+    >>> defs = default_config(load_schema(adult), load_statistics(adult), label="income")
+    >>> defs[0]
     NumericColumn(key='age', normalizer='zscore', ...)
 """
 from __future__ import annotations
@@ -85,8 +86,8 @@ def default_config(schema, statistics, label: str | None = None, split: str | No
 
     ``schema``/``statistics``: messages or a preprocessed DIR. Example::
 
-        >>> [d.name for d in default_config(d, d, label="income")][:3]   # doctest: +SKIP
-        ['age', 'workclass_indicator', 'fnlwgt']
+        >>> [d.name for d in default_config(adult, adult, label="income")][:3]
+        ['age', 'age_bucketized', 'age_periodic']
     """
     from tfpipe.features import artifacts
 

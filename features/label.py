@@ -3,12 +3,13 @@
 Unknown or missing labels encode to ``-1`` (classification) or NaN (regression) — never an error — and
 :func:`tfpipe.features.make_dataset` drops those examples.
 
-Example::
+Example (``adult``: a ``tfpipe preprocess`` output directory of Adult rows; schema and statistics are read
+from it)::
 
-    >>> spec = fit_label(schema, statistics, "income")        # doctest: +SKIP
-    >>> spec                                                  # doctest: +SKIP
+    >>> spec = fit_label(adult, adult, "income")
+    >>> spec
     LabelSpec(name='income', task='binary', classes=('<=50K', '>50K'), dtype='string')
-    >>> spec.encode(tf.constant([[b">50K"], [b"?"]])).numpy()  # doctest: +SKIP
+    >>> spec.encode(tf.constant([[b">50K"], [b"?"]])).numpy()
     array([ 1, -1])
 """
 from __future__ import annotations
@@ -99,7 +100,7 @@ def fit_label(schema, statistics, label: str, task: str | None = None, split: st
 
     Example::
 
-        >>> fit_label("/tmp/adult", "/tmp/adult", "income").task    # doctest: +SKIP
+        >>> fit_label(adult, adult, "income").task
         'binary'
     """
     schema = artifacts.load_schema(schema)

@@ -4,13 +4,13 @@ Thin helpers over :class:`~tfpipe.pipelines.preprocessed.PreprocessedDataset` (l
 directory may be local or on any store :mod:`tfpipe.pipelines.storage` handles, and ``manifest.json`` is the
 commit marker — a directory without it is not a dataset (an unfinished or failed job) and is refused.
 
-Example (``out`` a ``tfpipe preprocess`` output of the bundled Adult files; see
-:mod:`tfpipe.pipelines.preprocessed` for a run)::
+Example (``adult``: a ``tfpipe preprocess`` output of the first 3000 / 1001 lines of the bundled Adult files;
+:mod:`tfpipe.pipelines.preprocessed` shows a run)::
 
-    >>> load_manifest(out)["rows_rejected"], load_statistics(out, split="test").num_examples  # doctest: +SKIP
-    (1, 16281)
-    >>> [row["row"] for row in iter_rejected(out)]                                             # doctest: +SKIP
-    [1]
+    >>> load_manifest(adult)["rows_rejected"], load_statistics(adult, split="test").num_examples
+    (1, 1000)
+    >>> [(row["row"], row["reason"]) for row in iter_rejected(adult)]
+    [(1, 'wrong field count: expected 15 fields, found 1')]
 """
 from __future__ import annotations
 

@@ -15,8 +15,9 @@ Written from the job's own outputs (``manifest.json``, ``statistics.pbtxt``, ``s
 
 Example::
 
-    >>> write_dataset_report("/tmp/adult")         # doctest: +SKIP
-    '/tmp/adult/report.html'
+    >>> path = write_dataset_report(adult)      # adult: a tfpipe preprocess output directory
+    >>> os.path.relpath(path, adult), sorted(os.listdir(os.path.join(adult, "report")))[:2]
+    ('report.html', ['feature_0000.png', 'feature_0001.png'])
 """
 from __future__ import annotations
 
