@@ -7,11 +7,16 @@ training batch gets weights ``[B, K] = poisson_weights(example_key, K, seed)``, 
 example's key, so every epoch sees the same bootstrap sample. The served prediction is the average of the
 members' predictions (probabilities for classification, values for regression).
 
-Example::
+Example (``compiled``, ``train_ds``, ``eval_ds``: compiled features of a preprocessed Adult DIR and its
+:func:`~tfpipe.features.make_dataset` batches; tests/test_doctests.py makes them)::
 
-    >>> ens = BaggingEnsemble(Task("binary"), n_members=8, member_kind="wide_deep",
-    ...                       embedding_factory=compiled.new_embedding_block)   # doctest: +SKIP
-    >>> ens.fit_ensemble(train_ds, eval_ds, FitOptions(epochs=3))             # doctest: +SKIP
+    >>> ens = BaggingEnsemble(Task("binary"), n_members=4, member_kind="wide_deep", hidden=(16,),
+    ...                       embedding_factory=compiled.new_embedding_block)
+    >>> history = ens.fit_ensemble(train_ds, eval_ds, FitOptions(epochs=1, verbose=0))
+    >>> history[0]["phase"], len(history[0]["val_loss"])
+    ('bagging', 1)
+    >>> {name: value.shape for name, value in ens.serve(next(iter(eval_ds))[0]).items()}
+    {'predictions': TensorShape([1000]), 'member_predictions': TensorShape([1000, 4])}
 """
 from __future__ import annotations
 

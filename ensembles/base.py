@@ -6,9 +6,7 @@ An ensemble is a ``keras.Model`` whose ``serve(inputs)`` maps the preprocessor's
 scaling. Under ``MultiWorkerMirroredStrategy`` it runs tfpipe's own loop (:func:`fit_multi_worker`) instead of
 ``model.fit``, which fails there in Keras 3 / TF 2.21 (keras-team/keras#20585, tensorflow/tensorflow#72388).
 
-Example::
-
-    >>> history = fit_keras(model, train_ds, eval_ds, loss_fn, epochs=3)   # doctest: +SKIP
+See :func:`fit_keras` for an example.
 """
 from __future__ import annotations
 
@@ -67,7 +65,19 @@ def fit_keras(model: keras.Model, train_ds, eval_ds, loss, options: FitOptions, 
 
     Example::
 
-        >>> fit_keras(trainer, train_ds, eval_ds, lambda y, p: (y - p) ** 2, FitOptions(epochs=1))  # doctest: +SKIP
+        (``train_ds``, ``eval_ds``: :func:`~tfpipe.features.make_dataset` batches of a preprocessed Adult DIR, whose
+        ``dense`` block holds the z-scored age)
+
+        >>> class Logistic(keras.Model):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.linear = keras.layers.Dense(1)
+        ...     def call(self, inputs):
+        ...         return self.linear(inputs["dense"])[:, 0]
+        >>> loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        >>> history = fit_keras(Logistic(), train_ds, eval_ds, loss, FitOptions(epochs=2, verbose=0))
+        >>> history["phase"], len(history["loss"]), len(history["val_loss"])
+        ('train', 2, 2)
     """
     lr = options.learning_rate if learning_rate is None else learning_rate
     if is_multi_worker(options.strategy):

@@ -21,10 +21,14 @@ weighted error ``err_m`` gives ``alpha_m = log((1 - err_m) / err_m) + log(C - 1)
 the alpha-weighted average of the stages' class probabilities ("soft" SAMME votes, so it stays a
 probability); ``member_predictions`` are the stages' own probabilities.
 
-Example::
+Example (``compiled``, ``train_ds``, ``eval_ds``: compiled features of a preprocessed Adult DIR and its
+:func:`~tfpipe.features.make_dataset` batches; tests/test_doctests.py makes them)::
 
-    >>> ens = BoostingEnsemble(Task("binary"), n_stages=8, algorithm="gradient")     # doctest: +SKIP
-    >>> ens.fit_ensemble(train_ds, eval_ds, FitOptions(epochs=2))                  # doctest: +SKIP
+    >>> ens = BoostingEnsemble(Task("binary"), n_stages=2, algorithm="gradient", hidden=(16,),
+    ...                        embedding_factory=compiled.new_embedding_block)
+    >>> _ = ens.fit_ensemble(train_ds, eval_ds, FitOptions(epochs=1, verbose=0))
+    >>> ens.serve(next(iter(eval_ds))[0])["member_predictions"].shape
+    TensorShape([1000, 2])
 """
 from __future__ import annotations
 

@@ -14,10 +14,15 @@ regressors. TensorFlow 2 writes every signature with the Predict method name and
 the two method names are set in ``saved_model.pb`` after writing (:func:`set_method_names`); loading with
 TensorFlow is unaffected.
 
-Example::
+Example (``trained``: what :func:`~tfpipe.ensembles.train.train_ensemble` returned)::
 
-    >>> serve = make_serving_function(ensemble, compiled.parse_spec, compiled.preprocessor)   # doctest: +SKIP
-    >>> export_saved_model(ensemble, compiled.parse_spec, compiled.preprocessor, "m/saved_model", meta)  # doctest: +SKIP
+    >>> import tensorflow as tf
+    >>> from tfpipe import features as tff
+    >>> compiled = tff.compile_features(tff.load_config(os.path.join(trained.output_dir, "features.pbtxt")))
+    >>> path = export_saved_model(trained.ensemble, compiled.parse_spec, compiled.preprocessor, "m/saved_model",
+    ...                           trained.metadata)
+    >>> sorted(tf.saved_model.load(path).signatures)
+    ['classification', 'serving_default']
 """
 from __future__ import annotations
 

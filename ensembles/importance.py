@@ -10,10 +10,17 @@ estimator on a feature matrix, and the model's input is a batch of serialized pr
 Cost: ``columns × repeats`` passes over at most ``limit`` examples (default 4096; one proto copy per example and
 column, ~20 µs each in Python).
 
-Example::
+Example (``model_dir``: a ``tfpipe train`` output directory; ``adult``: a preprocessed DIR of Adult rows)::
 
-    >>> permutation_importance(serve_fn, examples, labels, "binary", ["age", "workclass"])   # doctest: +SKIP
-    {'age': {'mean': 0.021, 'std': 0.001}, 'workclass': {'mean': 0.004, 'std': 0.0005}}
+    >>> import os
+    >>> import tensorflow as tf
+    >>> from tfpipe.ensembles.records import labels_from_examples, serialized_dataset
+    >>> serve_fn = tf.saved_model.load(os.path.join(model_dir, "saved_model")).signatures["serving_default"]
+    >>> examples = next(iter(serialized_dataset(adult, "test", batch_size=500)))
+    >>> labels, _ = labels_from_examples(examples, "income", "string", ["<=50K", ">50K"])
+    >>> found = permutation_importance(serve_fn, examples.numpy(), labels, "binary", ["age", "sex"], repeats=2)
+    >>> sorted(found), sorted(found["age"])
+    (['age', 'sex'], ['mean', 'std'])
 """
 from __future__ import annotations
 

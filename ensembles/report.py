@@ -3,10 +3,13 @@ feature importance (through the serving function, :mod:`tfpipe.ensembles.importa
 
 Plots are drawn with matplotlib (Agg backend, no display needed).
 
-Example::
+Example (``model_dir``: a ``tfpipe train`` output directory)::
 
-    >>> write_report("/tmp/model", metrics, history, metadata)       # doctest: +SKIP
-    '/tmp/model/report.html'
+    >>> import json
+    >>> with open(os.path.join(model_dir, "metrics.json")) as f:
+    ...     saved = json.load(f)
+    >>> os.path.basename(write_report(".", saved["splits"], saved["history"], saved["metadata"]))
+    'report.html'
 """
 from __future__ import annotations
 

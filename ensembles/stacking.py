@@ -10,10 +10,14 @@ full-data base members' predictions. A ``gbdt`` base member is ``n_folds + 1`` X
 with the same fold weights (copy ``f`` weights fold ``f``'s examples 0), compiled to TF ops; the trees are skipped
 while the Keras base members train.
 
-Example::
+Example (``compiled``, ``train_ds``, ``eval_ds``: compiled features of a preprocessed Adult DIR and its
+:func:`~tfpipe.features.make_dataset` batches; tests/test_doctests.py makes them)::
 
-    >>> ens = StackingEnsemble(Task("binary"), member_kinds=("linear", "dnn", "wide_deep"), n_folds=5)  # doctest: +SKIP
-    >>> ens.fit_ensemble(train_ds, eval_ds, FitOptions(epochs=3))                                       # doctest: +SKIP
+    >>> ens = StackingEnsemble(Task("binary"), member_kinds=("linear", "dnn"), n_folds=2, hidden=(16,),
+    ...                        embedding_factory=compiled.new_embedding_block)
+    >>> _ = ens.fit_ensemble(train_ds, eval_ds, FitOptions(epochs=1, verbose=0))
+    >>> ens.serve(next(iter(eval_ds))[0])["predictions"].shape
+    TensorShape([1000])
 """
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """Loading side of the exported SavedModel (TensorFlow only; the export itself is ``tfpipe.ensembles.export``).
 
-Example::
+Example (``model_dir``: a ``tfpipe train`` output directory; a bagging of 4 members on Adult)::
 
-    >>> model = load_saved_model("/tmp/model/saved_model")                       # doctest: +SKIP
-    >>> predict_examples(model, [example.SerializeToString()])["predictions"]     # doctest: +SKIP
-    array([0.83], dtype=float32)
+    >>> model = load_saved_model(os.path.join(model_dir, "saved_model"))
+    >>> out = predict_examples(model, [make_example({"age": 39, "workclass": "State-gov", "education": "Bachelors"})])
+    >>> out["predictions"].shape, out["member_predictions"].shape, out["predictions"].dtype.name
+    ((1,), (1, 4), 'float32')
 """
 from __future__ import annotations
 

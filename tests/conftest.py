@@ -42,6 +42,18 @@ def adult_small_dir(tmp_path_factory, adult_raw_dir) -> str:
     return output
 
 
+@pytest.fixture(scope="session")
+def trained(adult_small_dir, tmp_path_factory):
+    """A TrainResult on ``adult_small_dir`` (serving tests, docstring examples): bagging of a gbdt, an lgbm, a
+    wide_deep and a dnn member, mixed_bfloat16, 1 epoch."""
+    from tfpipe.ensembles.train import train_ensemble
+
+    out = str(tmp_path_factory.mktemp("model"))
+    return train_ensemble(adult_small_dir, out, label="income", ensemble="bagging", members=4, epochs=1,
+                          batch_size=256, precision="mixed_bfloat16", strategy="default", seed=0, hidden=(16,),
+                          verbose=0, report=False, member_kind="gbdt,lgbm,wide_deep,dnn", gbdt_rounds=60)
+
+
 def _free_port() -> int:
     import socket
 

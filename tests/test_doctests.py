@@ -1,8 +1,13 @@
 """Runs every docstring example of the installed ``tfpipe`` package, module by module.
 
 The examples import ``tfpipe.*`` as a user would (the installed package, not the checkout's folders). Examples
-that need a preprocessed dataset use the name ``adult``: the session's small Adult dataset
-(``adult_small_dir``: 3000 train and 1000 test rows of the bundled UCI Adult files, preprocessed by tfpipe).
+that need data use these names, each made only for the modules whose docstrings use it:
+
+- ``adult``: the session's small Adult dataset (``adult_small_dir``: 3000 train and 1000 test rows of the
+  bundled UCI Adult files, preprocessed by tfpipe);
+- ``compiled``, ``train_ds``, ``eval_ds``: features of ``adult`` (z-scored age, sex indicator, education
+  embedding) compiled, and its train / test batches (512 shuffled / 1000);
+- ``trained``, ``model_dir``: the ``trained`` fixture (a bagging of 4 members on ``adult``) and its directory.
 """
 from __future__ import annotations
 
@@ -33,16 +38,41 @@ def _modules() -> list[str]:
 MODULES = _modules()
 
 
+@pytest.fixture(scope="session")
+def adult_batches(adult_small_dir):
+    from tfpipe import features as tff
+
+    definitions = [tff.numeric_column("age", normalizer="zscore"),
+                   tff.indicator_column(tff.categorical_column_with_vocabulary_list("sex")),
+                   tff.embedding_column(tff.categorical_column_with_vocabulary_list("education"), 4)]
+    compiled = tff.compile_features(tff.fit(definitions, adult_small_dir))
+    return {"compiled": compiled,
+            "train_ds": tff.make_dataset(adult_small_dir, "train", compiled, 512, shuffle=True, seed=0),
+            "eval_ds": tff.make_dataset(adult_small_dir, "test", compiled, 1000)}
+
+
+def _names(request, source: str) -> dict:
+    """The example names a module's docstrings use, made by their fixtures."""
+    names = {"adult": request.getfixturevalue("adult_small_dir")}
+    if any(name in source for name in ("compiled", "train_ds", "eval_ds")):
+        names.update(request.getfixturevalue("adult_batches"))
+    if "trained" in source or "model_dir" in source:
+        trained = request.getfixturevalue("trained")
+        names.update(trained=trained, model_dir=trained.output_dir)
+    return names
+
+
 @pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name, adult_small_dir, tmp_path, monkeypatch):
+def test_docstring_examples(name, request, tmp_path, monkeypatch):
     module = importlib.import_module(name)
     tests = [test for test in doctest.DocTestFinder().find(module, name, globs=vars(module)) if test.examples]
     if not tests:
         pytest.skip("no examples")
+    names = _names(request, "".join(example.source for test in tests for example in test.examples))
     monkeypatch.chdir(tmp_path)  # examples that write files write them here
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     report = io.StringIO()
     for test in tests:
-        test.globs.update(adult=adult_small_dir)
+        test.globs.update(names)
         runner.run(test, out=report.write)
     assert runner.failures == 0, report.getvalue()
