@@ -14,10 +14,12 @@ Example (``model_dir``: a ``tfpipe train`` output directory; ``adult``: a prepro
 
     >>> import os
     >>> import tensorflow as tf
-    >>> from tfpipe.ensembles.records import labels_from_examples, serialized_dataset
-    >>> serve_fn = tf.saved_model.load(os.path.join(model_dir, "saved_model")).signatures["serving_default"]
+    >>> from tfpipe.ensembles.records import label_spec, labels_from_examples, serialized_dataset
+    >>> from tfpipe.serving.export import read_metadata
+    >>> saved_model = os.path.join(model_dir, "saved_model")
+    >>> serve_fn = tf.saved_model.load(saved_model).signatures["serving_default"]
     >>> examples = next(iter(serialized_dataset(adult, "test", batch_size=500)))
-    >>> labels, _ = labels_from_examples(examples, "income", "string", ["<=50K", ">50K"])
+    >>> labels, _ = labels_from_examples(examples, label_spec(read_metadata(saved_model)))
     >>> found = permutation_importance(serve_fn, examples.numpy(), labels, "binary", ["age", "sex"], repeats=2)
     >>> sorted(found), sorted(found["age"])
     (['age', 'sex'], ['mean', 'std'])

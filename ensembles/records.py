@@ -6,8 +6,10 @@ data has no ``eval`` split, training carves one out of ``train`` deterministical
 
 Example (``adult``: a ``tfpipe preprocess`` output directory of Adult rows)::
 
+    >>> from tfpipe.features.label import LabelSpec
     >>> ds = serialized_dataset(adult, "test", batch_size=1024)
-    >>> labels, valid = labels_from_examples(next(iter(ds)), "income", "string", ["<=50K", ">50K"])
+    >>> spec = LabelSpec("income", "binary", ("<=50K", ">50K"))
+    >>> labels, valid = labels_from_examples(next(iter(ds)), spec)
     >>> labels[:5], bool(valid.all()), labels.shape
     (array([0, 0, 1, 1, 0]), True, (1000,))
 """
@@ -26,12 +28,6 @@ def example_keys(serialized):
     from tfpipe.features.dataset import example_key
 
     return example_key(serialized)
-
-
-def _shards(data_dir: str, split: str) -> tuple[list[str], str]:
-    from tfpipe.features import artifacts
-
-    return [str(p) for p in artifacts.shard_paths(data_dir, split)], artifacts.compression_type(data_dir)
 
 
 def available_splits(data_dir: str) -> list[str]:
@@ -60,11 +56,13 @@ def split_filter(keys, mode: str | None, carve: dict | None):
 def serialized_dataset(data_dir: str, split: str, batch_size: int = 1024, carve: dict | None = None,
                        limit: int | None = None):
     """Batches of serialized tf.Example strings of ``split`` (eval/train carved per ``carve``)."""
-    import tensorflow as tf
+    from tfpipe.features.dataset import record_batches
 
     read_split, mode = source_split(split, data_dir, carve)
-    paths, compression = _shards(data_dir, read_split)
-    ds = tf.data.TFRecordDataset(paths, compression_type=compression or None)
+    ds = record_batches(data_dir, read_split, batch_size, deterministic=True)
+    if mode is None and not limit:
+        return ds
+    ds = ds.unbatch()
     if mode is not None:
         ds = ds.filter(lambda s: split_filter(example_keys(s[None]), mode, carve)[0])
     if limit:
@@ -72,33 +70,32 @@ def serialized_dataset(data_dir: str, split: str, batch_size: int = 1024, carve:
     return ds.batch(batch_size)
 
 
-def labels_from_examples(serialized, label: str, dtype: str, classes: list | None):
-    """(labels as class index / float, valid mask) parsed from serialized examples; unknown labels invalid."""
+def label_spec(meta: dict):
+    """The :class:`~tfpipe.features.label.LabelSpec` a model was trained with, from its metadata."""
+    from tfpipe.features.label import LabelSpec
+
+    classes = meta.get("classes")
+    return LabelSpec(meta["label"], meta["task"]["kind"], None if classes is None else tuple(classes),
+                     meta["label_dtype"])
+
+
+def labels_from_examples(serialized, spec):
+    """(labels, valid mask) as numpy, parsed from serialized examples and encoded by ``spec`` (a ``LabelSpec``):
+    class index (-1 unknown or missing, invalid) or float32 value (NaN missing, invalid) — the same codec as the
+    training input pipeline."""
     import tensorflow as tf
 
-    tf_dtype = {"string": tf.string, "int64": tf.int64, "float32": tf.float32}[dtype]
-    default = {"string": "", "int64": -2 ** 63, "float32": np.nan}[dtype]
-    raw = tf.io.parse_example(serialized, {label: tf.io.FixedLenFeature([1], tf_dtype, default_value=default)})
-    raw = raw[label][:, 0].numpy()
-    if classes is None:
-        values = raw.astype("float64")
-        return values, ~np.isnan(values)
-    if dtype == "string":
-        raw = np.array([v.decode("utf-8") for v in raw])
-        lookup = {str(c): i for i, c in enumerate(classes)}
-        idx = np.array([lookup.get(v, -1) for v in raw])
-    else:
-        lookup = {int(c): i for i, c in enumerate(classes)}
-        idx = np.array([lookup.get(int(v), -1) for v in raw])
-    return idx, idx >= 0
+    encoded = spec.encode(tf.io.parse_example(serialized, spec.parse_spec())[spec.name])
+    return encoded.numpy(), spec.is_valid(encoded).numpy()
 
 
 def predict_split(serve_fn, data_dir: str, split: str, meta: dict, batch_size: int = 2048,
                   limit: int | None = None) -> dict:
     """Runs ``serve_fn(examples=...)`` over a split -> numpy ``predictions``, ``member_predictions``, ``labels``."""
     preds, members, labels = [], [], []
+    spec = label_spec(meta)
     for batch in serialized_dataset(data_dir, split, batch_size, meta.get("eval_carve"), limit=limit):
-        y, valid = labels_from_examples(batch, meta["label"], meta["label_dtype"], meta.get("classes"))
+        y, valid = labels_from_examples(batch, spec)
         out = serve_fn(examples=batch)
         preds.append(out["predictions"].numpy()[valid])
         members.append(out["member_predictions"].numpy()[valid])

@@ -194,9 +194,9 @@ def _importance(serve_fn, data_dir: str, metadata: dict, task_kind: str, columns
     from tfpipe.ensembles.metrics import primary_metric
 
     serialized, labels = [], []
+    spec = records.label_spec(metadata)
     for batch in records.serialized_dataset(data_dir, "eval", 2048, metadata.get("eval_carve"), limit=limit):
-        y, valid = records.labels_from_examples(batch, metadata["label"], metadata["label_dtype"],
-                                                metadata.get("classes"))
+        y, valid = records.labels_from_examples(batch, spec)
         serialized += [bytes(b) for b, ok in zip(batch.numpy(), valid) if ok]
         labels.append(y[valid])
     columns = [c for c in columns if c != metadata["label"]]

@@ -61,39 +61,20 @@ def _compiled(data_dir: str, features, label_spec) -> CompiledFeatures:
     return compile_features(definitions, label_spec=label_spec)
 
 
-def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequence, batch_size: int,
-                 shuffle: bool = False, repeat: bool = False, seed: int | None = None,
-                 cache: bool | str = False, deterministic: bool = False, label="auto",
-                 shuffle_buffer: int = 10_000, drop_remainder: bool = False, blocks: str = "all",
-                 shard: tuple[int, int] | None = None) -> tf.data.Dataset:
-    """Batches ``(inputs, label)`` of a split (``inputs`` only when ``label=None``).
+def record_batches(data_dir: str, split: str, batch_size: int, shuffle: bool = False, repeat: bool = False,
+                   seed: int | None = None, cache: bool | str = False, deterministic: bool = False,
+                   shuffle_buffer: int = 10_000, drop_remainder: bool = False,
+                   shard: tuple[int, int] | None = None) -> tf.data.Dataset:
+    """Batches of serialized ``tf.Example`` strings of a split: the one reader of the shards (training, evaluation
+    and prediction all read through it). The arguments mean what they mean for :func:`make_dataset`.
 
-    ``inputs`` = the preprocessor output (``dense``, ``wide``, ``embedding_ids``) + ``example_key`` int64 [B].
-    ``label``: ``"auto"`` (manifest label), a column name, a :class:`LabelSpec`, or None. Examples whose label
-    is unknown or missing are dropped (batches can then be smaller than ``batch_size``). ``features``: a
-    :class:`CompiledFeatures` or definitions (fitted from ``data_dir`` if needed). ``cache``: True (memory)
-    or a file prefix; caches the serialized records. ``deterministic`` (implied by ``seed``) fixes the order.
-    Without ``shuffle`` each shard is batched on its own, so the last batch of every shard may be smaller
-    (``drop_remainder=True`` rebatches to exactly ``batch_size``). ``blocks="tree"`` computes only the ``tree``
-    block (raw numbers and category ids for gradient-boosted trees) and the example key: a cheaper feed.
-    ``shard=(index, count)``: only this reader's part of the split, for one of ``count`` data-parallel workers —
-    every ``count``-th shard file when there are at least ``count`` files, otherwise the examples whose key is
-    ``index`` modulo ``count`` (every worker reads the files then, and keeps its own rows). The parts are
-    disjoint and cover the split.
+    Example (``adult``: a ``tfpipe preprocess`` output directory; its test split has 1000 rows in one shard)::
 
-    Example::
-
-        >>> from tfpipe import features as tff
-        >>> compiled = tff.compile_features(tff.fit([tff.numeric_column("age")], adult))
-        >>> [batch["dense"].shape for batch in make_dataset(adult, "test", compiled, 1024, label=None)]
-        [TensorShape([1000, 1])]
+        >>> [int(batch.shape[0]) for batch in record_batches(adult, "test", 400)]
+        [400, 400, 200]
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
-    if blocks not in ("all", "tree"):
-        raise ValueError(f"blocks must be 'all' or 'tree', got {blocks!r}")
-    label_spec = resolve_label(data_dir, split, label)
-    compiled = _compiled(data_dir, features, label_spec)
     deterministic = bool(deterministic or seed is not None)
     paths = artifacts.shard_paths(data_dir, split)
     compression = artifacts.compression_type(data_dir)
@@ -135,7 +116,44 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
         batches = elements.rebatch(batch_size, drop_remainder=True)
     else:
         batches = elements  # the last batch of each shard may be smaller
+    return batches
 
+
+def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequence, batch_size: int,
+                 shuffle: bool = False, repeat: bool = False, seed: int | None = None,
+                 cache: bool | str = False, deterministic: bool = False, label="auto",
+                 shuffle_buffer: int = 10_000, drop_remainder: bool = False, blocks: str = "all",
+                 shard: tuple[int, int] | None = None) -> tf.data.Dataset:
+    """Batches ``(inputs, label)`` of a split (``inputs`` only when ``label=None``).
+
+    ``inputs`` = the preprocessor output (``dense``, ``wide``, ``embedding_ids``) + ``example_key`` int64 [B].
+    ``label``: ``"auto"`` (manifest label), a column name, a :class:`LabelSpec`, or None. Examples whose label
+    is unknown or missing are dropped (batches can then be smaller than ``batch_size``). ``features``: a
+    :class:`CompiledFeatures` or definitions (fitted from ``data_dir`` if needed). ``cache``: True (memory)
+    or a file prefix; caches the serialized records. ``deterministic`` (implied by ``seed``) fixes the order.
+    Without ``shuffle`` each shard is batched on its own, so the last batch of every shard may be smaller
+    (``drop_remainder=True`` rebatches to exactly ``batch_size``). ``blocks="tree"`` computes only the ``tree``
+    block (raw numbers and category ids for gradient-boosted trees) and the example key: a cheaper feed.
+    ``shard=(index, count)``: only this reader's part of the split, for one of ``count`` data-parallel workers —
+    every ``count``-th shard file when there are at least ``count`` files, otherwise the examples whose key is
+    ``index`` modulo ``count`` (every worker reads the files then, and keeps its own rows). The parts are
+    disjoint and cover the split.
+
+    Example::
+
+        >>> from tfpipe import features as tff
+        >>> compiled = tff.compile_features(tff.fit([tff.numeric_column("age")], adult))
+        >>> [batch["dense"].shape for batch in make_dataset(adult, "test", compiled, 1024, label=None)]
+        [TensorShape([1000, 1])]
+    """
+    if blocks not in ("all", "tree"):
+        raise ValueError(f"blocks must be 'all' or 'tree', got {blocks!r}")
+    label_spec = resolve_label(data_dir, split, label)
+    compiled = _compiled(data_dir, features, label_spec)
+    deterministic = bool(deterministic or seed is not None)
+    batches = record_batches(data_dir, split, batch_size, shuffle=shuffle, repeat=repeat, seed=seed, cache=cache,
+                             deterministic=deterministic, shuffle_buffer=shuffle_buffer,
+                             drop_remainder=drop_remainder, shard=shard)
     spec = dict(compiled.parse_spec)
     if label_spec is not None:
         spec.update(label_spec.parse_spec())
@@ -162,6 +180,7 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
         inputs["example_key"] = keys
         return inputs, encoded
 
+    autotune = tf.data.AUTOTUNE
     dataset = batches.map(transform, num_parallel_calls=autotune, deterministic=deterministic)
     options = tf.data.Options()
     options.deterministic = deterministic
