@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     from tfpipe.ensembles.bagging import BaggingEnsemble
     from tfpipe.ensembles.base import FitOptions
     from tfpipe.ensembles.metrics import roc_auc
-    from tfpipe.ensembles.synthetic import synthetic_dataset
+    from synthetic import synthetic_dataset
     from tfpipe.ensembles.task import Task
 
     task = Task("binary")

@@ -1,7 +1,7 @@
 """float32 vs mixed_float16 vs mixed_bfloat16: training throughput (examples/s) and test AUC.
 
 Models: a wide (linear) member and K=16 bagging of wide_deep members in one pass. Data: synthetic Adult-shaped
-tensors (``tfpipe.ensembles.synthetic``), so no Beam / preprocessed data is needed (runs on the lent GPU).
+tensors (``benchmarks/synthetic.py``), so no Beam / preprocessed data is needed (runs on the lent GPU).
 Throughput = training examples per second over the timed epochs (after one warm-up epoch that compiles).
 
     python benchmarks/precision_benchmark.py                      # GPU sizes
@@ -27,7 +27,7 @@ def run_one(policy: str, model_kind: str, args) -> dict:
     from tfpipe.ensembles.base import FitOptions
     from tfpipe.ensembles.metrics import roc_auc
     from tfpipe.ensembles.precision import policy_scope
-    from tfpipe.ensembles.synthetic import ADULT_VOCAB, synthetic_arrays
+    from synthetic import ADULT_VOCAB, synthetic_arrays
     from tfpipe.ensembles.task import Task
 
     keras.utils.set_random_seed(0)

@@ -11,7 +11,7 @@ Example (``compiled``, ``train_ds``, ``eval_ds``: compiled features of a preproc
 :func:`~tfpipe.features.make_dataset` batches; tests/test_doctests.py makes them)::
 
     >>> ens = BaggingEnsemble(Task("binary"), n_members=4, member_kind="wide_deep", hidden=(16,),
-    ...                       embedding_factory=compiled.new_embedding_block)
+    ...                       embedding_specs=compiled.embedding_specs)
     >>> history = ens.fit_ensemble(train_ds, eval_ds, FitOptions(epochs=1, verbose=0))
     >>> history[0]["phase"], len(history[0]["val_loss"])
     ('bagging', 1)

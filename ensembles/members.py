@@ -17,9 +17,9 @@ Example::
 
     >>> import numpy as np
     >>> stack = MemberStack("wide_deep", n_members=4, units=1, hidden=(16,),
-    ...                     embedding_factory=simple_embedding_factory({"c": 10}, dim=4))
+    ...                     embedding_specs={"c": (10, 4, "mean")})     # id feature c: 10 buckets, 4 wide
     >>> x = {"dense": np.zeros((2, 3), "float32"), "wide": np.zeros((2, 5), "float32"),
-    ...      "embedding_ids": {"c": np.array([1, 2])}}
+    ...      "embedding_ids": {"c": np.array([[1], [2]])}}
     >>> stack(x).shape
     TensorShape([2, 4, 1])
 """
@@ -100,26 +100,6 @@ class VectorizedDense(keras.layers.Layer):
             y = ops.einsum("bki,kio->bko", x, kernel)
         y = y + ops.cast(self.bias, self.compute_dtype)[None]
         return self.activation(y) if self.activation is not None else y
-
-
-class EmbeddingBlock(keras.layers.Layer):
-    """Embeds each id feature ``{name: int[B]}`` into ``dim`` columns and concatenates them -> [B, sum dims].
-
-    The fallback embedding factory for synthetic data and the GPU benchmark; with real features use
-    ``compiled.new_embedding_block``.
-    """
-
-    def __init__(self, vocab_sizes: dict, dim: int = 8, **kwargs):
-        super().__init__(**kwargs)
-        self.vocab_sizes = dict(sorted(vocab_sizes.items()))
-        self.dim = int(dim)
-        self.embeddings = {name: keras.layers.Embedding(size, self.dim, name=f"emb_{i}")
-                           for i, (name, size) in enumerate(self.vocab_sizes.items())}
-
-    def call(self, ids):
-        parts = [self.embeddings[name](ops.reshape(ops.cast(ids[name], "int32"), (-1,)))
-                 for name in self.vocab_sizes]
-        return ops.concatenate(parts, axis=-1)
 
 
 class VectorizedEmbedding(keras.layers.Layer):
@@ -238,11 +218,6 @@ class VectorizedPeriodic(keras.layers.Layer):
                            + ops.transpose(bias, (1, 0, 2))[None])                      # [B, n, P, d]
             parts.append(ops.reshape(out, (-1, self.n_members, len(indices) * d)))
         return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
-
-
-def simple_embedding_factory(vocab_sizes: dict, dim: int = 8) -> Callable[[str], keras.layers.Layer]:
-    """Returns ``factory(name) -> EmbeddingBlock``, mirroring ``compiled.new_embedding_block``."""
-    return lambda name: EmbeddingBlock(vocab_sizes, dim, name=name)
 
 
 def feature_masks(n_members: int, width: int, fraction: float, seed: int) -> np.ndarray | None:

@@ -14,7 +14,7 @@ Example (``compiled``, ``train_ds``, ``eval_ds``: compiled features of a preproc
 :func:`~tfpipe.features.make_dataset` batches; tests/test_doctests.py makes them)::
 
     >>> ens = StackingEnsemble(Task("binary"), member_kinds=("linear", "dnn"), n_folds=2, hidden=(16,),
-    ...                        embedding_factory=compiled.new_embedding_block)
+    ...                        embedding_specs=compiled.embedding_specs)
     >>> _ = ens.fit_ensemble(train_ds, eval_ds, FitOptions(epochs=1, verbose=0))
     >>> ens.serve(next(iter(eval_ds))[0])["predictions"].shape
     TensorShape([1000])

@@ -3,16 +3,13 @@ import pytest
 
 from tfpipe.ensembles.base import FitOptions
 from tfpipe.ensembles.boosting import BoostingEnsemble
-from tfpipe.ensembles.members import simple_embedding_factory
 from tfpipe.ensembles.metrics import compute_metrics
-from tfpipe.ensembles.synthetic import synthetic_dataset
 from tfpipe.ensembles.task import Task
 
 
-def test_gradient_boosting_regression_stages_reduce_error():
-    task = Task("regression")
-    train, vocab = synthetic_dataset(3000, task, batch_size=256, seed=0)
-    ens = BoostingEnsemble(task, 3, "dnn", hidden=(16,), embedding_factory=simple_embedding_factory(vocab, 4),
+def test_gradient_boosting_regression_stages_reduce_error(adult_task):
+    train, _, compiled, task = adult_task("regression")
+    ens = BoostingEnsemble(task, 3, "dnn", hidden=(16,), embedding_specs=compiled.embedding_specs,
                            shrinkage=0.5, corrective=False)
     hist = ens.fit_ensemble(train, None, FitOptions(epochs=2, verbose=0))
     assert [h["phase"] for h in hist] == ["stage_0", "stage_1", "stage_2"]
@@ -21,12 +18,12 @@ def test_gradient_boosting_regression_stages_reduce_error():
     assert rmse[0] > rmse[1] > rmse[2]
     np.testing.assert_allclose(out["predictions"], out["member_predictions"][:, -1], rtol=1e-6)
     base = np.sqrt(np.mean((out["labels"] - out["labels"].mean()) ** 2))
-    assert rmse[2] < 0.8 * base
+    assert rmse[2] < 0.9 * base                     # age from the other Adult columns: R^2 ~ 0.3
 
 
-def test_gradient_boosting_binary_with_corrective(synthetic_binary):
-    train, evals, vocab = synthetic_binary
-    ens = BoostingEnsemble(Task("binary"), 2, "dnn", hidden=(16,), embedding_factory=simple_embedding_factory(vocab, 4))
+def test_gradient_boosting_binary_with_corrective(adult_binary):
+    train, evals, compiled = adult_binary
+    ens = BoostingEnsemble(Task("binary"), 2, "dnn", hidden=(16,), embedding_specs=compiled.embedding_specs)
     hist = ens.fit_ensemble(train, evals, FitOptions(epochs=2, verbose=0))
     assert hist[-1]["phase"] == "corrective"
     out = ens.predict_dataset(evals)
@@ -34,15 +31,15 @@ def test_gradient_boosting_binary_with_corrective(synthetic_binary):
     assert np.all((out["predictions"] >= 0) & (out["predictions"] <= 1))
 
 
-def test_adaboost_samme_multiclass():
-    task = Task("multiclass", 3)
-    train, vocab = synthetic_dataset(2000, task, batch_size=256, seed=0)
-    ens = BoostingEnsemble(task, 2, "dnn", hidden=(16,), embedding_factory=simple_embedding_factory(vocab, 4),
+def test_adaboost_samme_multiclass(adult_task):
+    train, _, compiled, task = adult_task("multiclass")
+    k = task.n_classes
+    ens = BoostingEnsemble(task, 2, "dnn", hidden=(16,), embedding_specs=compiled.embedding_specs,
                            algorithm="adaboost")
     hist = ens.fit_ensemble(train, None, FitOptions(epochs=2, verbose=0))
     alphas = ens.stage_weights.numpy()
-    assert alphas[0] > 0 and hist[0]["error"] < 2 / 3                 # better than chance -> positive alpha
-    assert alphas[0] == pytest.approx(np.log((1 - hist[0]["error"]) / hist[0]["error"]) + np.log(2), rel=1e-5)
+    assert alphas[0] > 0 and hist[0]["error"] < 1 - 1 / k             # better than chance -> positive alpha
+    assert alphas[0] == pytest.approx(np.log((1 - hist[0]["error"]) / hist[0]["error"]) + np.log(k - 1), rel=1e-5)
     out = ens.predict_dataset(train)
     np.testing.assert_allclose(out["predictions"].sum(1), 1.0, atol=1e-5)
     a = alphas / alphas.sum()
@@ -81,11 +78,11 @@ def test_newton_stage_loss_matches_hand_computed_weighted_least_squares(kind):
     assert np.all(plain > 0)
 
 
-def test_newton_step_lowers_training_loss_more_than_gradient_step(synthetic_binary):
-    train, _, vocab = synthetic_binary
+def test_newton_step_lowers_training_loss_more_than_gradient_step(adult_binary):
+    train, _, compiled = adult_binary
     losses = {}
     for step in ("gradient", "newton"):
-        ens = BoostingEnsemble(Task("binary"), 2, "dnn", hidden=(16,), embedding_factory=simple_embedding_factory(vocab, 4),
+        ens = BoostingEnsemble(Task("binary"), 2, "dnn", hidden=(16,), embedding_specs=compiled.embedding_specs,
                                shrinkage=0.5, corrective=False, step=step)
         ens.fit_ensemble(train, None, FitOptions(epochs=2, verbose=0))
         out = ens.predict_dataset(train)

@@ -13,18 +13,22 @@ import keras, numpy as np
 from tfpipe.ensembles.bagging import BaggingEnsemble
 from tfpipe.ensembles.base import FitOptions
 from tfpipe.ensembles.distribute import make_strategy
-from tfpipe.ensembles.members import simple_embedding_factory
-from tfpipe.ensembles.synthetic import synthetic_dataset
+from tfpipe import features as tff
 from tfpipe.ensembles.task import Task
+from tfpipe.features.init_config import default_config
 
-train, vocab = synthetic_dataset(2048, Task("binary"), batch_size=256, seed=0)
+data = sys.argv[1]       # a preprocessed Adult DIR
+spec = tff.fit_label(data, data, "income")
+compiled = tff.compile_features(tff.fit(default_config(data, data, label="income", numeric_embedding="none"), data),
+                                label_spec=spec)
+train = tff.make_dataset(data, "train", compiled, 256, cache=True, label=spec, deterministic=True).take(8)
 results = {}
 for name in ("default", "mirrored"):
     strategy = make_strategy(name)
     keras.utils.set_random_seed(0)
     with strategy.scope():
         ens = BaggingEnsemble(Task("binary"), 3, "wide_deep", hidden=(16,),
-                              embedding_factory=simple_embedding_factory(vocab, 4))
+                              embedding_specs=compiled.embedding_specs)
     options = FitOptions(epochs=2, verbose=0, strategy=strategy, learning_rate=1e-2)
     ens.build_on(next(iter(train))[0], options)
     hist = ens.fit_ensemble(train, None, options)
@@ -34,9 +38,9 @@ print("RESULT" + json.dumps(results))
 """
 
 
-def test_mirrored_two_cpus_matches_single_device():
+def test_mirrored_two_cpus_matches_single_device(adult_small_dir):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, adult_small_dir], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT"))
     res = json.loads(line[len("RESULT"):])

@@ -2,8 +2,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfpipe.ensembles.members import (
-    MemberStack, VectorizedDense, VectorizedPeriodic, feature_masks, simple_embedding_factory)
+from tfpipe.ensembles.members import MemberStack, VectorizedDense, VectorizedPeriodic, feature_masks
+from tfpipe.features.layers import EmbeddingBlock
+
+
+def _embedding_factory(name):
+    """What ``compiled.new_embedding_block`` makes for one id feature ``c`` of 10 buckets, 4 wide."""
+    return EmbeddingBlock({"c": {"num_buckets": 10, "dimension": 4, "combiner": "mean", "layer_name": "c"}}, name=name)
 
 
 def test_vectorized_dense_equals_separate_layers():
@@ -21,9 +26,9 @@ def test_vectorized_dense_equals_separate_layers():
 
 @pytest.mark.parametrize("kind", ["linear", "dnn", "wide_deep"])
 def test_member_stack_shapes_and_independence(kind):
-    stack = MemberStack(kind, 4, 3, hidden=(8,), embedding_factory=simple_embedding_factory({"c": 10}, 4))
+    stack = MemberStack(kind, 4, 3, hidden=(8,), embedding_factory=_embedding_factory)
     x = {"dense": tf.random.normal([6, 3]), "wide": tf.random.normal([6, 5]),
-         "embedding_ids": {"c": tf.constant([0, 1, 2, 3, 4, 5], tf.int64)}}
+         "embedding_ids": {"c": tf.constant([[0], [1], [2], [3], [4], [5]], tf.int64)}}
     with tf.GradientTape() as tape:
         out = stack(x)
         loss = tf.reduce_sum(out[:, 1])          # depends on member 1 only

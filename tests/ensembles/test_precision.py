@@ -4,7 +4,6 @@ import pytest
 
 from tfpipe.ensembles.bagging import BaggingEnsemble
 from tfpipe.ensembles.base import FitOptions
-from tfpipe.ensembles.members import simple_embedding_factory
 from tfpipe.ensembles.metrics import roc_auc
 from tfpipe.ensembles.precision import policy_scope, resolve_precision, wrap_optimizer
 from tfpipe.ensembles.task import Task
@@ -36,17 +35,17 @@ def test_policy_scope_restores_and_loss_scaling():
 
 @pytest.mark.parametrize("policy,compute", [("float32", "float32"), ("mixed_float16", "float16"),
                                             ("mixed_bfloat16", "bfloat16")])
-def test_each_policy_trains(policy, compute, synthetic_binary):
-    train, evals, vocab = synthetic_binary
+def test_each_policy_trains(policy, compute, adult_binary):
+    train, evals, compiled = adult_binary
     keras.utils.set_random_seed(0)
     with policy_scope(policy):
         ens = BaggingEnsemble(Task("binary"), 3, "wide_deep", hidden=(16,),
-                              embedding_factory=simple_embedding_factory(vocab, 4))
+                              embedding_specs=compiled.embedding_specs)
         ens.build_on(next(iter(train))[0])
         history = ens.fit_ensemble(train, evals, FitOptions(epochs=2, verbose=0, policy=policy, patience=0))
     assert history[0]["loss"][-1] < history[0]["loss"][0]
     assert ens.stack.hidden_layers[0].compute_dtype == compute
-    assert ens.stack.embedding_blocks[0].compute_dtype == compute
+    assert ens.stack.vectorized_embedding.compute_dtype == compute
     assert ens.stack.deep_out.compute_dtype == "float32" and ens.stack.linear_out.compute_dtype == "float32"
     assert {v.dtype for v in ens.weights} == {"float32"}
     out = ens.predict_dataset(evals)

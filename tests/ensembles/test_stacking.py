@@ -2,14 +2,13 @@ import numpy as np
 
 from tfpipe.ensembles.base import FitOptions
 from tfpipe.ensembles.bootstrap import fold_ids
-from tfpipe.ensembles.members import simple_embedding_factory
 from tfpipe.ensembles.metrics import roc_auc
 from tfpipe.ensembles.stacking import StackingEnsemble
 from tfpipe.ensembles.task import Task
 
 
-def test_fold_weights_hold_out_each_fold(synthetic_binary):
-    train, _, _ = synthetic_binary
+def test_fold_weights_hold_out_each_fold(adult_binary):
+    train, _, _ = adult_binary
     ens = StackingEnsemble(Task("binary"), ("linear", "dnn"), n_folds=3, seed=4)
     x, y, w = next(iter(ens._base_dataset(train, holdout=True)))
     w = w.numpy()
@@ -20,10 +19,10 @@ def test_fold_weights_hold_out_each_fold(synthetic_binary):
     assert np.all(w[:, :, 3] == 1)                                   # the full-data refit sees everything
 
 
-def test_stacking_trains_meta_on_oof_and_serves_full_copies(synthetic_binary):
-    train, evals, vocab = synthetic_binary
+def test_stacking_trains_meta_on_oof_and_serves_full_copies(adult_binary):
+    train, evals, compiled = adult_binary
     ens = StackingEnsemble(Task("binary"), ("linear", "dnn", "wide_deep"), n_folds=3, hidden=(16,),
-                           embedding_factory=simple_embedding_factory(vocab, 4))
+                           embedding_specs=compiled.embedding_specs)
     hist = ens.fit_ensemble(train, evals, FitOptions(epochs=2, verbose=0))
     assert [h["phase"] for h in hist] == ["base_members", "meta_learner"]
     out = ens.predict_dataset(evals)

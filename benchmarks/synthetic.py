@@ -1,7 +1,8 @@
-"""Synthetic Adult-shaped data in the preprocessor's output format, for tests and benchmarks without Beam.
+"""Synthetic Adult-shaped data in the preprocessor's output format, for the benchmarks that time the members on
+in-memory tensors (no Beam, no preprocessed data: runs as is on the lent GPU). Tests use real data instead.
 
 Inputs match ``docs/CONTRACTS.md`` section 2: ``{"dense": f32[B, Dd], "wide": f32[B, Dw] (one-hot of the
-categoricals), "embedding_ids": {name: int64[B]}, "example_key": int64[B]}``; the label follows a fixed
+categoricals), "embedding_ids": {name: int64[B, 1]}, "example_key": int64[B]}``; the label follows a fixed
 non-linear rule plus noise, so a model can learn it (AUC well above 0.5).
 
 Example::
@@ -43,7 +44,8 @@ def synthetic_arrays(n: int, task: Task, seed: int = 0, n_dense: int = 6, vocab:
     else:
         labels = score.astype("float32")
     keys = (np.arange(n, dtype="int64") + key_offset) * 2654435761 % (1 << 61)
-    inputs = {"dense": dense, "wide": wide, "embedding_ids": ids, "example_key": keys}
+    inputs = {"dense": dense, "wide": wide, "embedding_ids": {name: v[:, None] for name, v in ids.items()},
+              "example_key": keys}
     return inputs, labels
 
 
