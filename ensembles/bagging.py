@@ -31,6 +31,12 @@ class BaggingEnsemble(EnsembleModel):
 
     ensemble_kind = "bagging"
 
+    @classmethod
+    def from_options(cls, task: Task, members: int, kinds, *, feature_fraction: float = 1.0, bootstrap: bool = True,
+                     **common) -> "BaggingEnsemble":
+        """``members`` bootstrap members cycling through ``kinds`` (see :mod:`tfpipe.ensembles.registry`)."""
+        return cls(task, members, kinds, feature_fraction=feature_fraction, bootstrap=bootstrap, **common)
+
     def __init__(self, task: Task, n_members: int = 8, member_kind="wide_deep", hidden=(64, 32),
                  embedding_factory=None, feature_fraction: float = 1.0, seed: int = 0, bootstrap: bool = True,
                  embedding_specs: dict | None = None, gbdt_config=None, **kwargs):

@@ -90,6 +90,14 @@ class BoostingEnsemble(EnsembleModel):
 
     ensemble_kind = "boosting"
 
+    @classmethod
+    def from_options(cls, task: Task, members: int, kinds, *, hidden=(32,), boosting: str = "gradient",
+                     shrinkage: float = 0.5, corrective: bool = True, **common) -> "BoostingEnsemble":
+        """``members`` stages cycling through ``kinds``; a stage's network has one hidden layer (the last of
+        ``hidden``); ``boosting`` is the algorithm (see :mod:`tfpipe.ensembles.registry`)."""
+        return cls(task, members, kinds, hidden=tuple(hidden)[-1:] or (32,), algorithm=boosting,
+                   shrinkage=shrinkage, corrective=corrective, **common)
+
     def __init__(self, task: Task, n_stages: int = 8, member_kind: str = "dnn", hidden=(32,),
                  embedding_factory=None, shrinkage: float = 0.5, algorithm: str = "gradient",
                  corrective: bool = True, seed: int = 0, step: str = "newton", gbdt_config=None,

@@ -13,7 +13,10 @@ def register(subparsers) -> None:
                               description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="output DIR of `tfpipe preprocess`")
     p.add_argument("--label", default=None, help="label column (default: the manifest's label)")
-    p.add_argument("--ensemble", choices=("bagging", "boosting", "stacking"), default="bagging")
+    from tfpipe.ensembles import registry
+
+    p.add_argument("--ensemble", choices=registry.names(), default="bagging",
+                   help="; ".join(f"{name}: {registry.get(name).summary}" for name in registry.names()))
     p.add_argument("--output", required=True, help="MODEL_DIR to write (built aside, moved into place at the end)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing MODEL_DIR, only if it is an earlier `tfpipe train` output")

@@ -34,6 +34,13 @@ class StackingEnsemble(EnsembleModel):
 
     ensemble_kind = "stacking"
 
+    @classmethod
+    def from_options(cls, task: Task, members: int, kinds, *, folds: int = 5, **common) -> "StackingEnsemble":
+        """``members`` base members cycling through ``kinds``, ``folds``-fold (see :mod:`tfpipe.ensembles.registry`)."""
+        from tfpipe.ensembles.members import cycle_kinds
+
+        return cls(task, cycle_kinds(kinds, max(members, 1)), n_folds=folds, **common)
+
     def __init__(self, task: Task, member_kinds=("linear", "dnn", "wide_deep"), n_folds: int = 5,
                  hidden=(64, 32), embedding_factory=None, seed: int = 0, embedding_specs: dict | None = None,
                  gbdt_config=None, **kwargs):

@@ -31,10 +31,7 @@ import dataclasses
 import os
 import time
 
-ENSEMBLES = ("bagging", "boosting", "stacking")
-# Member kinds when --member-kind is not given. Stacking mixes trees and neural members (see ensembles/README.md
-# for the measurements behind it); bagging and boosting stay neural.
-DEFAULT_KINDS = {"bagging": ("wide_deep",), "boosting": ("dnn",), "stacking": ("gbdt", "lgbm", "wide_deep", "dnn")}
+from tfpipe.ensembles import registry
 
 
 @dataclasses.dataclass
@@ -76,7 +73,9 @@ def build_ensemble(kind: str, task, members: int, embedding_factory, seed: int =
                    shrinkage: float = 0.5, corrective: bool = True, embedding_specs: dict | None = None,
                    gbdt_config=None, bootstrap: bool = True):
     """Constructs an (unbuilt) ensemble model. ``members``: bagging K / boosting stages / stacking base members;
-    ``member_kind``: a kind or comma list of kinds the members cycle through (default :data:`DEFAULT_KINDS`).
+    ``member_kind``: a kind or comma list of kinds the members cycle through (default: the ensemble's
+    ``default_member_kinds`` in :mod:`~tfpipe.ensembles.registry`). The ensemble's own options (its ``options`` in
+    the registry) are passed to its ``from_options``; the others are not.
 
     Example::
 
@@ -84,36 +83,22 @@ def build_ensemble(kind: str, task, members: int, embedding_factory, seed: int =
         >>> build_ensemble("stacking", Task("binary"), 4, None).member_names()
         ['gbdt_0', 'lgbm_1', 'wide_deep_2', 'dnn_3']
     """
-    from tfpipe.ensembles.bagging import BaggingEnsemble
-    from tfpipe.ensembles.boosting import BoostingEnsemble
-    from tfpipe.ensembles.members import cycle_kinds, parse_member_kinds
-    from tfpipe.ensembles.stacking import StackingEnsemble
+    from tfpipe.ensembles.members import parse_member_kinds
 
-    if kind not in ENSEMBLES:
-        raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {kind!r}")
-    kinds = parse_member_kinds(member_kind) or DEFAULT_KINDS[kind]
-    if kind == "bagging":
-        return BaggingEnsemble(task, members, kinds, hidden=hidden, embedding_factory=embedding_factory,
-                               feature_fraction=feature_fraction, seed=seed, embedding_specs=embedding_specs,
-                               gbdt_config=gbdt_config, bootstrap=bootstrap)
-    if kind == "boosting":
-        return BoostingEnsemble(task, members, kinds, hidden=hidden[-1:] or (32,),
-                                embedding_factory=embedding_factory, shrinkage=shrinkage, algorithm=boosting,
-                                corrective=corrective, seed=seed, gbdt_config=gbdt_config,
-                                embedding_specs=embedding_specs)
-    return StackingEnsemble(task, cycle_kinds(kinds, max(members, 1)), n_folds=folds, hidden=hidden,
-                            embedding_factory=embedding_factory, seed=seed, embedding_specs=embedding_specs,
-                            gbdt_config=gbdt_config)
+    entry = registry.get(kind)
+    kinds = parse_member_kinds(member_kind) or entry.default_member_kinds
+    own = {"feature_fraction": feature_fraction, "bootstrap": bootstrap, "folds": folds, "boosting": boosting,
+           "shrinkage": shrinkage, "corrective": corrective}
+    return entry.load().from_options(task, members, kinds, hidden=tuple(hidden), embedding_factory=embedding_factory,
+                                     seed=seed, embedding_specs=embedding_specs, gbdt_config=gbdt_config,
+                                     **{name: value for name, value in own.items() if name in entry.options})
 
 
-# Options that mean something only for some ensembles / member kinds: (option name, CLI flag, applies-when, which)
-_ONLY_FOR = (
-    ("feature_fraction", "--feature-fraction", lambda e, k: e == "bagging", "bagging"),
-    ("bootstrap", "--no-bootstrap", lambda e, k: e == "bagging", "bagging"),
-    ("folds", "--folds", lambda e, k: e == "stacking", "stacking"),
-    ("boosting", "--boosting", lambda e, k: e == "boosting", "boosting"),
-    ("shrinkage", "--shrinkage", lambda e, k: e == "boosting", "boosting"),
-    ("corrective", "--no-corrective", lambda e, k: e == "boosting", "boosting"),
+# The CLI flag of each option that only some ensembles read (which ones: their ``options`` in the registry).
+ENSEMBLE_FLAGS = {"feature_fraction": "--feature-fraction", "bootstrap": "--no-bootstrap", "folds": "--folds",
+                  "boosting": "--boosting", "shrinkage": "--shrinkage", "corrective": "--no-corrective"}
+# Options that mean something only for some member kinds: (option name, CLI flag, applies-when, which)
+_MEMBER_ONLY = (
     ("gbdt_params", "--gbdt-param", lambda e, k: "gbdt" in k, "gbdt members"),
     ("gbdt_device", "--gbdt-device", lambda e, k: "gbdt" in k, "gbdt members"),
     ("lgbm_params", "--lgbm-param", lambda e, k: "lgbm" in k, "lgbm members"),
@@ -132,8 +117,11 @@ def check_applicable(ensemble: str, member_kind, given: dict, defaults: dict) ->
     """
     from tfpipe.ensembles.members import parse_member_kinds
 
-    kinds = tuple(parse_member_kinds(member_kind) or DEFAULT_KINDS[ensemble])
-    ignored = [(flag, which) for name, flag, applies, which in _ONLY_FOR
+    kinds = tuple(parse_member_kinds(member_kind) or registry.get(ensemble).default_member_kinds)
+    only_for = [(name, flag, lambda e, k, name=name: name in registry.get(e).options,
+                 " or ".join(e for e in registry.names() if name in registry.get(e).options))
+                for name, flag in ENSEMBLE_FLAGS.items()]
+    ignored = [(flag, which) for name, flag, applies, which in (*only_for, *_MEMBER_ONLY)
                if name in given and given[name] != defaults.get(name) and not applies(ensemble, kinds)]
     if ignored:
         listed = "; ".join(f"{flag} applies to {which} only" for flag, which in ignored)
@@ -241,8 +229,7 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     from tfpipe.pipelines import publish
 
     start = time.time()
-    if ensemble not in ENSEMBLES:
-        raise ValueError(f"ensemble must be one of {ENSEMBLES}, got {ensemble!r}")
+    registry.get(ensemble)          # a clear error for an unknown name, before any work
     import inspect
 
     defaults = {name: p.default for name, p in inspect.signature(train_ensemble).parameters.items()}

@@ -35,9 +35,11 @@ def adult_preprocess_options(output: str, **overrides):
 
 def register(subparsers) -> None:
     """Adds the ``demo`` subcommand."""
+    from tfpipe.ensembles import registry
+
     parser = subparsers.add_parser("demo", help="run the pipeline end to end on the bundled UCI Adult data")
     parser.add_argument("--workdir", default="tfpipe-demo", help="where the demo writes (default ./tfpipe-demo)")
-    parser.add_argument("--ensemble", default="stacking", choices=["bagging", "boosting", "stacking"])
+    parser.add_argument("--ensemble", default="stacking", choices=registry.names())
     parser.add_argument("--members", type=int, default=4,
                         help="stacking: gbdt, lgbm, wide_deep, dnn base members (the default kinds cycle)")
     parser.add_argument("--folds", type=int, default=3, help="stacking: K-fold by example key")
