@@ -217,7 +217,8 @@ class ProcessChunk(beam.DoFn):
                 rejects.append((batch.line_of(number), batch.raw_text(number), reason, field))
             valid = np.flatnonzero(~result.rejected)
             if valid.size:
-                written = yield from self._route(chunk, take_rows(result.columns, valid))
+                kept = result.columns if bad.size == 0 else take_rows(result.columns, valid)   # no copy if all valid
+                written = yield from self._route(chunk, kept)
         reject_piece = None
         if rejects:
             rejects.sort(key=lambda item: item[0])

@@ -33,6 +33,9 @@ _KIND_TAGS = {"BYTES": b"\x0a", "FLOAT": b"\x12", "INT": b"\x1a"}  # Feature.{by
 _EMPTY = pa.scalar(b"", pa.binary())
 _DICTIONARY_MIN_ROWS = 1024   # below this, dictionary encoding of string columns does not pay
 _DICTIONARY_RATIO = 16        # ... nor when a column has more than one distinct value per 16 rows
+# Integers: factorizing costs little beside varint-encoding every row, so it pays up to one distinct value per
+# 2 rows (measured, 137k Adult rows: fnlwgt, 21k distinct, 21 ms row by row, 8 ms through its distinct values).
+_INT_DICTIONARY_RATIO = 2
 
 ColumnSpec = tuple  # (feature name, "INT" | "FLOAT" | "BYTES", pa.Array)
 
@@ -58,12 +61,6 @@ def _entry_pieces(key: bytes, kind: str, list_lengths: np.ndarray, list_prefix: 
     return segments_to_binary(len(present), segments, present)
 
 
-def _few_distinct(values: np.ndarray) -> bool:
-    """Whether a sample suggests few distinct values (cheap test before factorizing a whole column)."""
-    sample = values[:: max(1, values.size // 2048)]
-    return np.unique(sample).size * 4 <= sample.size
-
-
 def _scalar_entry(key: bytes, kind: str, column: pa.Array):
     """(header, payload or None) of a single-valued column."""
     n = len(column)
@@ -74,9 +71,9 @@ def _scalar_entry(key: bytes, kind: str, column: pa.Array):
         return _entry_pieces(key, kind, np.full(n, 6, np.int64), [b"\x0a\x04", raw], present), None
     if kind == "INT":
         values = column.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-        if n >= _DICTIONARY_MIN_ROWS and _few_distinct(values):
+        if n >= _DICTIONARY_MIN_ROWS:
             codes, uniques = pd.factorize(values)  # hash-based, keeps first-seen order
-            if len(uniques) * _DICTIONARY_RATIO <= n:
+            if len(uniques) * _INT_DICTIONARY_RATIO <= n:
                 header, _ = _scalar_entry(key, kind, pa.array(uniques, pa.int64()))
                 entries = header.take(pa.array(codes.astype(np.int32)))
                 return (entries if present.all() else pc.if_else(pa.array(present), entries, _EMPTY)), None
@@ -90,7 +87,8 @@ def _scalar_entry(key: bytes, kind: str, column: pa.Array):
             # Few distinct values (categories): encode each once, then pick per row (one C++ take).
             header, payload = _scalar_entry(key, kind, encoded.dictionary)
             entries = pc.binary_join_element_wise(header, payload, _EMPTY)
-            return entries.take(encoded.indices).fill_null(b""), None
+            entries = entries.take(encoded.indices)
+            return (entries.fill_null(b"") if entries.null_count else entries), None
     lengths = binary_lengths(values)
     header = _entry_pieces(key, kind, 1 + varint_sizes(lengths) + lengths, [b"\x0a", Varint(lengths)], present)
     return header, values.fill_null(b"")

@@ -12,6 +12,11 @@ how many are missing, list lengths, the first distinct strings); evidence merges
 - a ``string_domain`` for text columns of at most 100 distinct values each seen at least twice on average;
 - floats forbid NaN and infinity (``float_domain { disallow_nan disallow_inf }``): such values are rejected.
 
+Text columns are looked at once per *distinct* value (``dictionary_encode``), each weighted by its count: whether a
+value is missing, a number or an integer depends on the value alone, and tabular text columns hold few distinct
+values (Adult: 2 to 120 per 137k-row chunk, ``fnlwgt`` 21k). Measured on a 16 MB Adult chunk: 0.27 s → 0.06 s
+(the regular expressions ran over every value before).
+
 Example::
 
     >>> import pyarrow as pa
@@ -25,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping, Optional
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from tensorflow_metadata.proto.v0 import schema_pb2
@@ -79,27 +85,8 @@ class ColumnEvidence:
         if pa.types.is_null(array.type):
             self.missing += len(array) if count_missing else 0
             return
-        if pa.types.is_binary(array.type) or pa.types.is_large_binary(array.type):
-            array, bad = to_utf8(array)      # invalid UTF-8: text evidence (validation rejects those rows)
-            self.texts += int(bad.sum())
-            self.missing -= int(bad.sum()) if count_missing else 0
-        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-            if options.strip:
-                array = pc.utf8_trim_whitespace(array)
-            for old, new in (value_map or {}).items():          # the order of validation.py: strip, map, nulls
-                array = pc.if_else(pc.equal(array, old), pa.scalar(new, pa.string()), array)
-            if options.null_values:
-                array = pc.if_else(pc.is_in(array, pa.array(list(options.null_values), pa.string())),
-                                   pa.scalar(None, pa.string()), array)
-            present = array.drop_null()
-            self.missing += (len(array) - len(present)) if count_missing else 0
-            numbers = present.filter(pc.match_substring_regex(present, _FLOAT_PATTERN))
-            integers = numbers.filter(pc.match_substring_regex(numbers, _INT_PATTERN))
-            self.ints += len(integers)
-            self.floats += len(numbers) - len(integers)
-            self.texts += len(present) - len(numbers)
-            self.leading_zero_ints += int(pc.sum(pc.match_substring_regex(integers, _LEADING_ZERO)).as_py() or 0)
-            self._add_distinct(present)
+        if _is_text(array.type):
+            self._count_texts(array, options, count_missing, value_map)
             return
         present = array.drop_null()
         self.missing += array.null_count if count_missing else 0
@@ -109,6 +96,37 @@ class ColumnEvidence:
             self.floats += len(present)
         else:
             self.texts += len(present)
+
+    def _count_texts(self, array: pa.Array, options: ValidationOptions, count_missing: bool, value_map) -> None:
+        """Text evidence, worked out once per distinct value and weighted by how often each occurs: every step is
+        a function of the value alone (see the module docstring)."""
+        encoded = pc.dictionary_encode(array)
+        uniques = encoded.dictionary
+        indices = encoded.indices.drop_null().to_numpy(zero_copy_only=False)
+        counts = np.bincount(indices, minlength=len(uniques)).astype(np.int64)
+        if pa.types.is_binary(uniques.type) or pa.types.is_large_binary(uniques.type):
+            uniques, bad = to_utf8(uniques)      # invalid UTF-8: text evidence (validation rejects those rows)
+            bad_rows = int(counts[bad].sum())
+            self.texts += bad_rows
+            self.missing -= bad_rows if count_missing else 0
+        if options.strip:
+            uniques = pc.utf8_trim_whitespace(uniques)
+        for old, new in (value_map or {}).items():          # the order of validation.py: strip, map, nulls
+            uniques = pc.if_else(pc.equal(uniques, old), pa.scalar(new, pa.string()), uniques)
+        if options.null_values:
+            uniques = pc.if_else(pc.is_in(uniques, pa.array(list(options.null_values), pa.string())),
+                                 pa.scalar(None, pa.string()), uniques)
+        present = _mask(pc.is_valid(uniques))
+        present_rows = int(counts[present].sum())
+        self.missing += (len(array) - present_rows) if count_missing else 0
+        numbers = present & _mask(pc.match_substring_regex(uniques, _FLOAT_PATTERN))
+        integers = numbers & _mask(pc.match_substring_regex(uniques, _INT_PATTERN))
+        ints = int(counts[integers].sum())
+        self.ints += ints
+        self.floats += int(counts[numbers].sum()) - ints
+        self.texts += present_rows - int(counts[numbers].sum())
+        self.leading_zero_ints += int(counts[integers & _mask(pc.match_substring_regex(uniques, _LEADING_ZERO))].sum())
+        self._add_distinct(uniques.filter(pa.array(present)))
 
     def _add_distinct(self, values: pa.Array) -> None:
         if self.distinct is None:
@@ -145,6 +163,16 @@ class ColumnEvidence:
         if self.ints + self.floats >= TYPE_AGREEMENT * present:
             return "INT" if self.ints >= TYPE_AGREEMENT * present and self.floats == 0 else "FLOAT"
         return "BYTES"
+
+
+def _is_text(arrow_type: pa.DataType) -> bool:
+    return (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_binary(arrow_type)
+            or pa.types.is_large_binary(arrow_type))
+
+
+def _mask(flags: pa.Array) -> np.ndarray:
+    """A boolean Arrow array as NumPy, null as False."""
+    return pc.fill_null(flags, False).to_numpy(zero_copy_only=False)
 
 
 def evidence_of_batch(columns: Mapping[str, pa.Array], options: ValidationOptions, file_index: int = 0,

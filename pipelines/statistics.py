@@ -129,6 +129,11 @@ class FeatureStatsAccumulator:
             return
         counted = pc.value_counts(values)
         uniques = counted.field("values")
+        if self.kind == "INT" and len(uniques) > MAX_TRACKED_INT_VALUES:   # would be dropped below: hash only
+            self._add_kmv(pd.util.hash_array(uniques.to_numpy(zero_copy_only=False), categorize=False))
+            self.value_counts = {}
+            self.counts_truncated = True
+            return
         keys = uniques.to_pylist()
         for value, count in zip(keys, counted.field("counts").to_pylist()):
             self.value_counts[value] = self.value_counts.get(value, 0) + count

@@ -62,3 +62,26 @@ def test_inputs_are_never_lost_every_row_is_either_valid_or_has_a_reason():
     valid = ~result.rejected
     assert valid.sum() + result.rejected.sum() == 5000
     assert set(values[valid].tolist()) == {b"1", b"7"}
+
+
+def test_repeated_text_is_checked_per_distinct_value_with_the_same_outcome_as_per_row():
+    """Large batches of repeated text take the distinct-value path; every value, code and reason matches the
+    row-by-row conversion (_coerce_distinct run on the rows themselves)."""
+    from tfpipe.pipelines.validation import _coerce_distinct, _coerce_values
+
+    distinct = [b"1", b" 2 ", b"x", b"", b"?", b"NA", b"99999999999999999999", b"4\xff", b"1.5", b"nan", b"-inf",
+                b"1e40", b"007", b"a", b"b", b"zz", b"b" * 30, None]
+    rng = np.random.default_rng(0)
+    picks = rng.integers(0, len(distinct), 5000)
+    raw = pa.array([distinct[i] for i in picks], pa.binary())
+    options = ValidationOptions(max_field_bytes=25, value_maps={"s": {"zz": "a"}})
+    for rule in [FeatureRule("n", "INT", required=True, minimum=0, maximum=50), FeatureRule("f", "FLOAT"),
+                 FeatureRule("s", "BYTES", domain=frozenset({"a", "b"}))]:
+        for array in (raw, raw.cast(pa.string(), safe=False).filter(pa.array(picks != 7))):  # binary, string
+            values, codes = _coerce_values(array, rule, options)
+            expected_values, expected_codes = _coerce_distinct(array, rule, options)
+            assert values.equals(expected_values), rule
+            assert codes.tolist() == expected_codes.tolist(), rule
+    rules = [FeatureRule("n", "INT", required=True)]
+    result = validate_batch({"n": raw}, rules, ValidationOptions())
+    assert result.reason(int(np.flatnonzero(picks == 2)[0])) == ("n", "not an integer: 'x'")
