@@ -65,23 +65,12 @@ def register(subparsers) -> None:
 
 
 def options_from_args(args):
-    """Turns parsed arguments into :class:`~tfpipe.pipelines.preprocess.PreprocessOptions`."""
-    from tfpipe.pipelines.preprocess import PreprocessOptions, parse_value_maps
-    from tfpipe.pipelines.validation import DEFAULT_NULL_VALUES
+    """Parsed arguments → ``PreprocessConfig`` (the flags are a view of it) →
+    :class:`~tfpipe.pipelines.preprocess.PreprocessOptions`, the path ``tfpipe run`` takes too
+    (:mod:`tfpipe.pipelines.preprocess_config`)."""
+    from tfpipe.pipelines.preprocess_config import options_from_proto, proto_from_args
 
-    def names(text):
-        return [name.strip() for name in text.split(",") if name.strip()] if text else []
-
-    null_values = DEFAULT_NULL_VALUES if args.null_values is None else tuple(args.null_values.split(","))
-    return PreprocessOptions(
-        inputs=args.input, output=args.output, label=args.label, format=args.format,
-        column_names=names(args.column_names) or None, schema=args.schema, split=args.split, key=names(args.key),
-        num_shards=args.num_shards, compression=args.compression, max_rejected_fraction=args.max_rejected_fraction,
-        overwrite=args.overwrite, runner=args.runner, beam_args=list(getattr(args, "extra_args", [])),
-        delimiter=args.delimiter, csv_multiline=args.csv_multiline, null_values=null_values,
-        strip=not args.no_strip, max_field_bytes=args.max_field_bytes, value_maps=parse_value_maps(args.value_map),
-        dataset_name=args.dataset_name, chunk_bytes=args.chunk_mb << 20, progress=not args.quiet,
-        report=not args.no_report)
+    return options_from_proto(proto_from_args(args), args.output, overwrite=args.overwrite, progress=not args.quiet)
 
 
 def describe_error(error: BaseException, limit: int = 12) -> str:

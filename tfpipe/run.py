@@ -68,57 +68,6 @@ def load_pipeline_config(path: str):
     return config
 
 
-def preprocess_options(config, output: str, overwrite: bool, progress: bool):
-    """``PreprocessOptions`` from a ``PreprocessConfig`` (unset fields: the command's defaults)."""
-    from tfpipe.pipelines import PreprocessOptions
-
-    c = config
-    options = dict(inputs=list(c.input), output=output, overwrite=overwrite, progress=progress)
-    for name in ("label", "format", "schema", "split", "compression", "runner", "delimiter", "dataset_name"):
-        if getattr(c, name):
-            options[name] = getattr(c, name)
-    for name, target in (("column_names", "column_names"), ("key", "key"), ("beam_args", "beam_args"),
-                         ("null_values", "null_values")):
-        if len(getattr(c, name)):
-            options[target] = tuple(getattr(c, name)) if name == "null_values" else list(getattr(c, name))
-    for name in ("num_shards", "chunk_bytes"):
-        if getattr(c, name):
-            options[name] = int(getattr(c, name))
-    for name in ("max_rejected_fraction", "strip", "report"):
-        if c.HasField(name):
-            options[name] = getattr(c, name)
-    if c.csv_multiline:
-        options["csv_multiline"] = True
-    if c.value_maps:
-        options["value_maps"] = {column: dict(mapping.values) for column, mapping in c.value_maps.items()}
-    return PreprocessOptions(**options)
-
-
-def train_options(config) -> dict:
-    """Keyword arguments of ``train_ensemble`` from a ``TrainConfig`` (unset fields: the command's defaults)."""
-    c = config
-    options = {}
-    for name in ("ensemble", "precision", "strategy", "task", "member_kind", "boosting", "gbdt_device"):
-        if getattr(c, name):
-            options[name] = getattr(c, name)
-    for name in ("members", "epochs", "batch_size"):
-        if getattr(c, name):
-            options[name] = int(getattr(c, name))
-    for name in ("seed", "feature_fraction", "folds", "shrinkage", "corrective", "learning_rate", "eval_fraction",
-                 "patience", "report", "gbdt_rounds", "gbdt_early_stopping", "bootstrap"):
-        if c.HasField(name):
-            options[name] = getattr(c, name)
-    if len(c.hidden):
-        options["hidden"] = tuple(int(width) for width in c.hidden)
-    if c.jit_compile:
-        options["jit_compile"] = c.jit_compile
-    if len(c.gbdt_param):
-        options["gbdt_params"] = list(c.gbdt_param)
-    if len(c.lgbm_param):
-        options["lgbm_params"] = list(c.lgbm_param)
-    return options
-
-
 def _check_output(output: str, overwrite: bool) -> None:
     """OUTPUT may be new, empty, or (with ``overwrite``) an earlier ``tfpipe run`` output; nothing else."""
     if not os.path.exists(output) or (os.path.isdir(output) and not os.listdir(output)):
@@ -136,7 +85,9 @@ def run_pipeline(config, output: str, overwrite: bool = False, progress: bool = 
     from google.protobuf import text_format
 
     from tfpipe.ensembles.train import train_ensemble
+    from tfpipe.ensembles.train_config import train_kwargs
     from tfpipe.pipelines import run_preprocess
+    from tfpipe.pipelines.preprocess_config import options_from_proto
 
     output = os.path.abspath(output)
     _check_output(output, overwrite)
@@ -146,11 +97,10 @@ def run_pipeline(config, output: str, overwrite: bool = False, progress: bool = 
     with open(resolved, "w", encoding="utf-8") as handle:   # first: the folder is recognisably ours from now on
         handle.write(text_format.MessageToString(config))
     print(f"== preprocess -> {data_dir}", file=sys.stderr, flush=True)
-    manifest = run_preprocess(preprocess_options(config.preprocess, data_dir, overwrite, progress))
+    manifest = run_preprocess(options_from_proto(config.preprocess, data_dir, overwrite, progress))
     print(f"== train -> {model_dir}", file=sys.stderr, flush=True)
-    train = train_options(config.train)
     result = train_ensemble(data_dir, model_dir, features_config=config.features or None, overwrite=overwrite,
-                            verbose=train.pop("verbose", "auto" if progress else 0), **train)
+                            verbose="auto" if progress else 0, **train_kwargs(config.train))
     return {"data": data_dir, "model": model_dir, "metrics": result.metrics, "manifest": manifest,
             "config": resolved, "result": result}
 
