@@ -171,7 +171,7 @@ def main(argv=None) -> int:
                         "tuned: the hand-made config below")
     args = p.parse_args(argv)
 
-    from tfpipe.ensembles.train import train_ensemble
+    from tfpipe.train import train_ensemble
 
     work = args.work or tempfile.mkdtemp(prefix="adult_bench_")
     os.makedirs(work, exist_ok=True)

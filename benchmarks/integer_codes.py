@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from tfpipe import features as tff
-    from tfpipe.ensembles.train import train_ensemble
+    from tfpipe.train import train_ensemble
     from tfpipe.features import init_config
 
     work = args.work or tempfile.mkdtemp(prefix="integer_codes_")

@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from tfpipe import features as tff
-    from tfpipe.ensembles.train import train_ensemble
+    from tfpipe.train import train_ensemble
 
     work = args.work or tempfile.mkdtemp(prefix="numeric_embeddings_")
     rows = []

@@ -3,7 +3,7 @@
 The command's flags are a view of this message: :data:`FLAGS` names the flag of every field (a test checks that
 the two cover each other), :func:`proto_from_args` turns parsed flags into the message, and ``tfpipe run`` reads
 the same message from a pipeline file. Both become keyword arguments of
-:func:`~tfpipe.ensembles.train.train_ensemble` through :func:`train_kwargs` only; unset fields take the defaults of
+:func:`~tfpipe.train.train_ensemble` through :func:`train_kwargs` only; unset fields take the defaults of
 ``train_ensemble``. What to read and where to write (``--data``, ``--label``, ``--features``, ``--output``,
 ``--overwrite``) belong to a run, not to the config.
 
@@ -33,7 +33,7 @@ _OPTIONALS = ("seed", "feature_fraction", "folds", "shrinkage", "corrective", "l
 
 
 def proto_from_args(args):
-    """The ``TrainConfig`` of parsed ``tfpipe train`` arguments (see :mod:`tfpipe.ensembles.cli`); flags left at
+    """The ``TrainConfig`` of parsed ``tfpipe train`` arguments (see :mod:`tfpipe.train_cli`); flags left at
     their defaults stay unset."""
     from tfpipe.proto import pipeline_pb2
 

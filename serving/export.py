@@ -1,6 +1,33 @@
-"""Loading side of the exported SavedModel (TensorFlow only; the export itself is ``tfpipe.ensembles.export``).
+"""One SavedModel with parsing, preprocessing and every member: ``serving_default(examples) -> predictions``.
 
-Example (``model_dir``: a ``tfpipe train`` output directory; a bagging of 4 members on Adult)::
+The serving function is ``tf.io.parse_example(examples, parse_spec) -> preprocessor -> ensemble.serve``; it is
+written with ``keras.export.ExportArchive`` so that loading needs TensorFlow alone (no tfpipe, no custom
+objects). Outputs: ``predictions`` (float32 [N] or [N, C]) and ``member_predictions`` (float32 [N, K] or
+[N, K, C]). Metadata for evaluation (label, classes, task, member names, eval carve-out) is written to
+``saved_model/assets.extra/tfpipe.json``.
+
+Beside ``serving_default``, the SavedModel carries the signature a canned Estimator exported, so that clients of
+TF Serving's Classify and Regress APIs keep working: ``classification`` (method ``tensorflow/serving/classify``,
+input ``inputs`` = serialized tf.Example, outputs ``classes`` string [N, C] and ``scores`` float32 [N, C]) for
+classifiers, ``regression`` (method ``tensorflow/serving/regress``, output ``outputs`` float32 [N]) for
+regressors. TensorFlow 2 writes every signature with the Predict method name and TF Serving dispatches on it, so
+the two method names are set in ``saved_model.pb`` after writing (:func:`set_method_names`); loading with
+TensorFlow is unaffected.
+
+Export example (``trained``: what :func:`tfpipe.train.train_ensemble` returned)::
+
+    >>> import tensorflow as tf
+    >>> from tfpipe import features as tff
+    >>> compiled = tff.compile_features(tff.load_config(os.path.join(trained.output_dir, "features.pbtxt")))
+    >>> path = export_saved_model(trained.ensemble, compiled.parse_spec, compiled.preprocessor, "m/saved_model",
+    ...                           trained.metadata)
+    >>> sorted(tf.saved_model.load(path).signatures)
+    ['classification', 'serving_default']
+
+The loading side needs TensorFlow alone; this module imports nothing of the other stages (the ensemble is any
+object with ``serve(inputs)``).
+
+Loading example (``model_dir``: a ``tfpipe train`` output directory; a bagging of 4 members on Adult)::
 
     >>> model = load_saved_model(os.path.join(model_dir, "saved_model"))
     >>> out = predict_examples(model, [make_example({"age": 39, "workclass": "State-gov", "education": "Bachelors"})])
@@ -59,3 +86,98 @@ def predict_examples(model, serialized) -> dict:
 
     out = model.signatures["serving_default"](examples=tf.constant(list(serialized), tf.string))
     return {k: v.numpy() for k, v in out.items()}
+
+
+def make_serving_function(ensemble, parse_spec: dict, preprocessor):
+    """A ``tf.function(examples: tf.string [None]) -> {"predictions", "member_predictions"}`` (float32)."""
+    import tensorflow as tf
+
+    spec = dict(parse_spec)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve(examples):
+        parsed = tf.io.parse_example(examples, spec)
+        inputs = preprocessor(parsed, training=False)
+        inputs = {k: v for k, v in inputs.items() if k != "example_key"}
+        out = ensemble.serve(inputs)
+        return {"predictions": tf.cast(out["predictions"], tf.float32),
+                "member_predictions": tf.cast(out["member_predictions"], tf.float32)}
+
+    return serve
+
+
+CLASSIFY_METHOD = "tensorflow/serving/classify"
+REGRESS_METHOD = "tensorflow/serving/regress"
+
+
+def make_estimator_signature(serve, task: dict, classes):
+    """``(name, tf.function)`` of the Classify / Regress signature over ``serve``'s ``predictions``."""
+    import tensorflow as tf
+
+    if task["kind"] == "regression":
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+        def regression(inputs):
+            return {"outputs": tf.reshape(serve(inputs)["predictions"], [-1])}
+
+        return "regression", regression
+    names = tf.constant([str(name) for name in (classes or range(max(2, int(task.get("n_classes") or 2))))])
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def classification(inputs):
+        predictions = serve(inputs)["predictions"]
+        scores = tf.stack([1.0 - predictions, predictions], axis=1) if task["kind"] == "binary" else predictions
+        classes_out = tf.tile(names[tf.newaxis], [tf.shape(scores)[0], 1])
+        return {"classes": classes_out, "scores": scores}
+
+    return "classification", classification
+
+
+def set_method_names(saved_model_dir: str, methods: dict) -> None:
+    """Sets ``signature_def[name].method_name`` in ``saved_model.pb`` (TF 2 writes ``tensorflow/serving/predict``)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    path = os.path.join(saved_model_dir, "saved_model.pb")
+    model = saved_model_pb2.SavedModel()
+    with open(path, "rb") as handle:
+        model.ParseFromString(handle.read())
+    for meta_graph in model.meta_graphs:
+        for name, method in methods.items():
+            if name in meta_graph.signature_def:
+                meta_graph.signature_def[name].method_name = method
+    with open(path + ".tmp", "wb") as handle:
+        handle.write(model.SerializeToString())
+    os.replace(path + ".tmp", path)
+
+
+def export_saved_model(ensemble, parse_spec: dict, preprocessor, path: str, metadata: dict | None = None,
+                       serve_fn=None) -> str:
+    """Writes the SavedModel to ``path`` (atomically replaced) and returns ``path``."""
+    import shutil
+
+    import keras
+
+    serve = serve_fn or make_serving_function(ensemble, parse_spec, preprocessor)
+    archive = keras.export.ExportArchive()
+    archive.track(preprocessor)
+    archive.track(ensemble)
+    archive.add_endpoint("serving_default", serve)
+    methods = {}
+    if metadata is not None and metadata.get("task"):
+        name, function = make_estimator_signature(serve, metadata["task"], metadata.get("classes"))
+        archive.add_endpoint(name, function)
+        methods[name] = REGRESS_METHOD if name == "regression" else CLASSIFY_METHOD
+    tmp = path.rstrip("/") + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    archive.write_out(tmp, verbose=False)
+    set_method_names(tmp, methods)
+    if metadata is not None:
+        _write_json(os.path.join(tmp, METADATA_FILE), metadata)
+    shutil.rmtree(path, ignore_errors=True)
+    os.replace(tmp, path)
+    return path
+
+
+def _write_json(path: str, obj) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, sort_keys=True, default=float)

@@ -46,7 +46,7 @@ def adult_small_dir(tmp_path_factory, adult_raw_dir) -> str:
 def trained(adult_small_dir, tmp_path_factory):
     """A TrainResult on ``adult_small_dir`` (serving tests, docstring examples): bagging of a gbdt, an lgbm, a
     wide_deep and a dnn member, mixed_bfloat16, 1 epoch."""
-    from tfpipe.ensembles.train import train_ensemble
+    from tfpipe.train import train_ensemble
 
     out = str(tmp_path_factory.mktemp("model"))
     return train_ensemble(adult_small_dir, out, label="income", ensemble="bagging", members=4, epochs=1,

@@ -19,7 +19,7 @@ COMMAND_MODULES = (
     "tfpipe.pipelines.cli",   # preprocess
     "tfpipe.pipelines.validate_cli",   # validate
     "tfpipe.features.cli",    # features init
-    "tfpipe.ensembles.cli",   # train
+    "tfpipe.train_cli",      # train
     "tfpipe.serving.cli",     # evaluate
     "tfpipe.run",             # run (a whole PipelineConfig)
     "tfpipe.demo",            # demo

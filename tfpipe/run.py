@@ -84,7 +84,7 @@ def run_pipeline(config, output: str, overwrite: bool = False, progress: bool = 
     """Runs a (resolved) ``PipelineConfig`` into ``output``; returns ``{"data", "model", "metrics", "config"}``."""
     from google.protobuf import text_format
 
-    from tfpipe.ensembles.train import train_ensemble
+    from tfpipe.train import train_ensemble
     from tfpipe.ensembles.train_config import train_kwargs
     from tfpipe.pipelines import run_preprocess
     from tfpipe.pipelines.preprocess_config import options_from_proto

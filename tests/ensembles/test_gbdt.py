@@ -15,7 +15,7 @@ from tfpipe.ensembles.gbdt import GBDTConfig, parse_gbdt_params
 from tfpipe.ensembles.members import parse_member_kinds
 from tfpipe.ensembles.records import serialized_dataset
 from tfpipe.ensembles.task import Task
-from tfpipe.ensembles.train import train_ensemble
+from tfpipe.train import train_ensemble
 
 
 def _test_examples(data_dir, n=400):

@@ -73,7 +73,7 @@ def test_two_workers_train_one_model_like_one_process(adult_small_dir, tmp_path,
     metadata = json.loads((output / "metrics.json").read_text())["metadata"]
     assert (metadata["strategy"], metadata["workers"], metadata["replicas"]) == ("MultiWorkerMirroredStrategy", 2, 2)
 
-    from tfpipe.ensembles.train import train_ensemble
+    from tfpipe.train import train_ensemble
 
     single = tmp_path / "model_1w"
     train_ensemble(adult_small_dir, str(single), ensemble="bagging", members=2, member_kind="wide_deep", epochs=2,

@@ -2,9 +2,9 @@
 import inspect
 
 from tfpipe.cli import build_parser
-from tfpipe.ensembles.train import train_ensemble
 from tfpipe.ensembles.train_config import FLAGS, proto_from_args, train_kwargs
 from tfpipe.proto import pipeline_pb2
+from tfpipe.train import train_ensemble
 
 RUN_FLAGS = {"--data", "--label", "--features", "--output", "--overwrite", "-h", "--help"}
 

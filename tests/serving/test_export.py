@@ -155,7 +155,7 @@ def test_classify_signature_for_tf_serving_clients_of_canned_estimators(trained,
 def test_regress_signature_for_tf_serving_clients_of_canned_estimators(adult_small_dir, tmp_path):
     from tensorflow.core.protobuf import saved_model_pb2
 
-    from tfpipe.ensembles.train import train_ensemble
+    from tfpipe.train import train_ensemble
 
     result = train_ensemble(adult_small_dir, str(tmp_path / "m"), label="hours-per-week", task="regression",
                             ensemble="bagging", members=1, member_kind="dnn", hidden=(8,), epochs=1, verbose=0,

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from tfpipe.ensembles import cli
-from tfpipe.ensembles.train import train_ensemble
+from tfpipe import train_cli as cli
+from tfpipe.train import train_ensemble
 
 
 @pytest.mark.parametrize("kind,members", [("bagging", 3), ("boosting", 2), ("stacking", 3)])

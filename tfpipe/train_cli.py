@@ -10,11 +10,11 @@ from __future__ import annotations
 def register(subparsers) -> None:
     """Adds the ``train`` subcommand. Its config flags are a view of ``TrainConfig`` (``proto/pipeline.proto``,
     :mod:`tfpipe.ensembles.train_config`): each sets one field, and a flag not given leaves it unset, so the
-    defaults shown are those of :func:`~tfpipe.ensembles.train.train_ensemble`, the one place they are kept."""
+    defaults shown are those of :func:`~tfpipe.train.train_ensemble`, the one place they are kept."""
     import inspect
 
     from tfpipe.ensembles import registry
-    from tfpipe.ensembles.train import train_ensemble
+    from tfpipe.train import train_ensemble
 
     default = {name: p.default for name, p in inspect.signature(train_ensemble).parameters.items()}
 
@@ -81,8 +81,8 @@ def register(subparsers) -> None:
 
 
 def run_train(args) -> int:
-    from tfpipe.ensembles.train import train_ensemble
     from tfpipe.ensembles.train_config import proto_from_args, train_kwargs
+    from tfpipe.train import train_ensemble
 
     result = train_ensemble(args.data, args.output, label=args.label, features_config=args.features,
                             overwrite=args.overwrite, **train_kwargs(proto_from_args(args)))

@@ -1,0 +1,183 @@
+"""``tfpipe train``: preprocessed DIR -> a fitted ensemble (:mod:`tfpipe.ensembles.train`) -> ONE SavedModel
+(:mod:`tfpipe.serving.export`) + ``metrics.json`` + ``report.html``, published atomically as ``MODEL_DIR``.
+
+The stages meet here, not in each other: ensembles train, serving exports, and the metrics are computed through
+the exported serving function on the raw tf.Examples of every split (``MODEL_DIR/metrics.json``: the ensemble
+and each member).
+
+Example::
+
+    >>> result = train_ensemble(adult, "model", label="income", ensemble="bagging", members=2, member_kind="linear",
+    ...                         epochs=1, batch_size=512, seed=0, verbose=0, report=False)  # adult: a preprocessed DIR
+    [tfpipe train] bagging of 2 (binary), ...
+    >>> sorted(os.listdir("model")), result.metrics["test"]["ensemble"]["auc"] > 0.8
+    (['features.pbtxt', 'logs', 'metrics.json', 'model.json', 'saved_model'], True)
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :func:`train_ensemble` produced."""
+
+    output_dir: str
+    saved_model_dir: str
+    metrics_path: str
+    report_path: str | None
+    metrics: dict
+    history: list
+    metadata: dict
+    ensemble: object = None          # the trained EnsembleModel (in memory)
+    serve_fn: object = None          # the tf.function that was exported (examples -> outputs)
+    seconds: float = 0.0
+
+
+def _importance(serve_fn, data_dir: str, metadata: dict, task_kind: str, columns: list, limit: int = 4096,
+                repeats: int = 3) -> dict:
+    """Permutation importance of every input column on the eval split (the carve-out when there is no eval
+    split), at most ``limit`` examples, through the serving function."""
+    import numpy as np
+
+    from tfpipe.ensembles import records
+    from tfpipe.ensembles.importance import permutation_importance
+    from tfpipe.ensembles.metrics import primary_metric
+
+    serialized, labels = [], []
+    spec = records.label_spec(metadata)
+    for batch in records.serialized_dataset(data_dir, "eval", 2048, metadata.get("eval_carve"), limit=limit):
+        y, valid = records.labels_from_examples(batch, spec)
+        serialized += [bytes(b) for b, ok in zip(batch.numpy(), valid) if ok]
+        labels.append(y[valid])
+    columns = [c for c in columns if c != metadata["label"]]
+    found = permutation_importance(serve_fn, serialized, np.concatenate(labels) if labels else [], task_kind,
+                                   columns, repeats=repeats, seed=int(metadata.get("seed", 0)), limit=limit)
+    return {"split": "eval", "rows": len(serialized), "repeats": repeats, "metric": primary_metric(task_kind)[0],
+            "columns": found}
+
+
+def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ensemble: str = "bagging",
+                   members: int = 8, epochs: int = 5, batch_size: int = 256, precision: str = "auto",
+                   strategy: str = "auto", seed: int = 0, features_config: str | None = None, *,
+                   task: str | None = None, member_kind: str | None = None, hidden=(64, 32),
+                   feature_fraction: float = 1.0, folds: int = 5, boosting: str = "gradient",
+                   shrinkage: float = 0.5, corrective: bool = True, learning_rate: float = 1e-3,
+                   eval_fraction: float = 0.1, patience: int = 2, verbose="auto", report: bool = True,
+                   metric_splits: tuple | None = None, jit_compile: bool | str = "auto",
+                   strategy_devices: list | None = None, gbdt_params=(), gbdt_rounds: int = 2000,
+                   gbdt_early_stopping: int = 50, gbdt_device: str = "auto", bootstrap: bool = True,
+                   overwrite: bool = False, lgbm_params=()) -> TrainResult:
+    """Trains an ensemble on a preprocessed DIR and writes ``output_dir/{saved_model,metrics.json,report.html}``.
+
+    The model is built in a temporary sibling and moved into place at the end (a crash or ``kill -9`` leaves no
+    half-written ``output_dir``); an existing ``output_dir`` is replaced only with ``overwrite`` and only when it is
+    a previous ``tfpipe train`` output (its ``model.json``), see :mod:`tfpipe.pipelines.publish`.
+
+    ``label`` defaults to the manifest label. ``members`` is K for bagging, the number of stages for boosting
+    and the number of base members for stacking; ``member_kind`` a kind or comma list the members cycle
+    through (``gbdt`` = XGBoost and ``lgbm`` = LightGBM trees compiled to TF ops; ``gbdt_params`` /
+    ``lgbm_params`` are ``KEY=VALUE`` parameters of each library, ``gbdt_rounds`` / ``gbdt_early_stopping`` the
+    rounds and patience of both, ``gbdt_device`` auto|cpu|cuda for XGBoost). Returns a
+    :class:`TrainResult`; see :mod:`tfpipe.ensembles.train` for the training steps and ``ensembles/README.md`` for
+    the options.
+    """
+    import shutil
+    import tempfile
+
+    from tfpipe.ensembles import records, registry
+    from tfpipe.ensembles.base import is_multi_worker
+    from tfpipe.ensembles.distribute import WorkerRole, make_strategy, worker_role
+    from tfpipe.ensembles.gbdt import GBDTConfig, parse_gbdt_params
+    from tfpipe.features import artifacts
+    from tfpipe.ensembles.train import check_applicable, fit_ensemble_model
+    from tfpipe.pipelines import publish
+
+    start = time.time()
+    registry.get(ensemble)          # a clear error for an unknown name, before any work
+    import inspect
+
+    defaults = {name: p.default for name, p in inspect.signature(train_ensemble).parameters.items()}
+    check_applicable(ensemble, member_kind, dict(
+        feature_fraction=feature_fraction, bootstrap=bootstrap, folds=folds, boosting=boosting, shrinkage=shrinkage,
+        corrective=corrective, gbdt_params=tuple(gbdt_params), gbdt_device=gbdt_device,
+        lgbm_params=tuple(lgbm_params), gbdt_rounds=gbdt_rounds, gbdt_early_stopping=gbdt_early_stopping),
+        {name: tuple(value) if isinstance(value, (list, tuple)) else value for name, value in defaults.items()})
+    # First, before any TensorFlow op: a MultiWorkerMirroredStrategy must configure collective ops at start-up.
+    dist = make_strategy(strategy, devices=strategy_devices)
+    role = worker_role() if is_multi_worker(dist) else WorkerRole()
+    gbdt_config = GBDTConfig(num_boost_round=gbdt_rounds, early_stopping_rounds=gbdt_early_stopping,
+                             params=parse_gbdt_params(gbdt_params), device=gbdt_device,
+                             lgbm_params=parse_gbdt_params(lgbm_params))
+    label = label or artifacts.load_manifest(data_dir).get("label")
+    if not label:
+        raise ValueError("no --label given and the manifest names none")
+    rows = artifacts.load_manifest(data_dir).get("rows_written", {})
+    if not rows.get("train"):
+        raise ValueError(f"{data_dir} has no rows in its train split (rows written: {rows}); nothing to train on")
+    if role.is_chief:
+        final_dir = publish.check_replaceable(output_dir, publish.MODEL, overwrite)   # refuse before any work
+        work_dir = publish.make_work_dir(final_dir)
+    else:   # another worker: the same steps (collective ops need every worker), into a folder deleted at the end
+        final_dir = work_dir = tempfile.mkdtemp(prefix=f"tfpipe-worker-{role.index}-")
+    try:
+        fitted = fit_ensemble_model(
+            output_dir=work_dir, data_dir=data_dir, label=label, dist=dist, role=role, ensemble=ensemble,
+            members=members, epochs=epochs, batch_size=batch_size, precision=precision, seed=seed,
+            features_config=features_config, task=task, member_kind=member_kind, hidden=hidden,
+            feature_fraction=feature_fraction, folds=folds, boosting=boosting, shrinkage=shrinkage,
+            corrective=corrective, learning_rate=learning_rate, eval_fraction=eval_fraction, patience=patience,
+            verbose=verbose, jit_compile=jit_compile, gbdt_config=gbdt_config, gbdt_rounds=gbdt_rounds,
+            gbdt_early_stopping=gbdt_early_stopping, bootstrap=bootstrap)
+        result = _export_and_measure(fitted, data_dir, work_dir, final_dir, report, metric_splits, start)
+        if not role.is_chief:   # it wrote nothing that stays
+            shutil.rmtree(work_dir, ignore_errors=True)
+            return dataclasses.replace(result, output_dir=None, saved_model_dir=None, metrics_path=None,
+                                       report_path=None)
+        records.write_json(os.path.join(work_dir, publish.MODEL.marker),
+                           {"format": "tfpipe.model/1", "ensemble": ensemble, "label": label,
+                            "data_dir": os.path.abspath(data_dir), "members": result.metadata["member_names"]})
+        publish.publish(work_dir, final_dir, publish.MODEL, overwrite)
+    except BaseException:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        raise
+    return result
+
+
+def _export_and_measure(fitted, data_dir: str, output_dir: str, final_dir: str, report: bool, metric_splits,
+                        start: float) -> TrainResult:
+    """Exports the SavedModel into ``output_dir`` (the work dir that becomes ``final_dir``), then the metrics of
+    every split through the exported serving function, permutation importance and the report; the paths in the
+    result are the final ones."""
+    from tfpipe.ensembles import records
+    from tfpipe.ensembles.metrics import ensemble_metrics, format_metrics
+    from tfpipe.serving.export import export_saved_model, make_serving_function
+
+    model, compiled, metadata, history = fitted.model, fitted.compiled, fitted.metadata, fitted.history
+    the_task, splits = fitted.task, fitted.splits
+    serve_fn = make_serving_function(model, compiled.parse_spec, compiled.preprocessor)
+    saved_model_dir = export_saved_model(model, compiled.parse_spec, compiled.preprocessor,
+                                         os.path.join(output_dir, "saved_model"), metadata, serve_fn=serve_fn)
+    metric_splits = metric_splits or tuple(["train", "eval"] + [s for s in splits if s not in ("train", "eval")])
+    metrics, predictions = {}, {}
+    for split in metric_splits:
+        out = records.predict_split(serve_fn, data_dir, split, metadata)
+        metrics[split] = ensemble_metrics(the_task.kind, out["labels"], out["predictions"],
+                                          out["member_predictions"], metadata["member_names"])
+        predictions[split] = {"labels": out["labels"], "predictions": out["predictions"]}
+    importance = _importance(serve_fn, data_dir, metadata, the_task.kind, list(compiled.parse_spec)) if report \
+        else None
+    metrics_path = os.path.join(output_dir, "metrics.json")
+    records.write_json(metrics_path, {"metadata": metadata, "splits": metrics, "history": history,
+                                      "permutation_importance": importance})
+    print(format_metrics(metrics), flush=True)
+    report_path = None
+    if report:
+        from tfpipe.ensembles.report import write_report
+
+        report_path = write_report(output_dir, metrics, history, metadata, predictions, importance)
+    final = lambda path: None if path is None else os.path.join(final_dir, os.path.relpath(path, output_dir))  # noqa: E731
+    return TrainResult(final_dir, final(saved_model_dir), final(metrics_path), final(report_path), metrics, history,
+                       metadata, ensemble=model, serve_fn=serve_fn, seconds=time.time() - start)
