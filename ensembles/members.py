@@ -71,22 +71,18 @@ class VectorizedDense(keras.layers.Layer):
     ``mask`` ([n, in], 0/1) zeroes input columns per member (random feature subsets).
     """
 
-    def __init__(self, n_members: int, units: int, activation=None, mask=None, l2: float = 0.0,
-                 kernel_initializer=None, **kwargs):
+    def __init__(self, n_members: int, units: int, activation=None, mask=None, kernel_initializer=None, **kwargs):
         super().__init__(**kwargs)
         self.kernel_initializer = kernel_initializer or keras.initializers.VarianceScaling(1.0, "fan_avg", "uniform")
         self.n_members = int(n_members)
         self.units = int(units)
         self.activation = keras.activations.get(activation)
         self.mask = None if mask is None else np.asarray(mask, dtype="float32")
-        self.l2 = float(l2)
 
     def build(self, input_shape):
         fan_in = int(input_shape[-1])
-        reg = keras.regularizers.L2(self.l2) if self.l2 else None
         self.kernel = self.add_weight(
-            name="kernel", shape=(self.n_members, fan_in, self.units),
-            initializer=self.kernel_initializer, regularizer=reg)
+            name="kernel", shape=(self.n_members, fan_in, self.units), initializer=self.kernel_initializer)
         self.bias = self.add_weight(name="bias", shape=(self.n_members, self.units), initializer="zeros")
 
     def call(self, x):
@@ -237,13 +233,13 @@ class MemberStack(keras.layers.Layer):
 
     def __init__(self, kind: str, n_members: int, units: int, hidden=(64, 32),
                  embedding_factory: Callable | None = None, feature_fraction: float = 1.0, seed: int = 0,
-                 dropout: float = 0.0, l2: float = 0.0, embedding_specs: dict | None = None, **kwargs):
+                 embedding_specs: dict | None = None, **kwargs):
         super().__init__(**kwargs)
         if kind not in KERAS_KINDS:
             raise ValueError(f"member kind must be one of {KERAS_KINDS}, got {kind!r}")
         self.kind, self.n_members, self.units = kind, int(n_members), int(units)
         self.hidden = tuple(int(h) for h in hidden)
-        self.feature_fraction, self.seed, self.dropout_rate, self.l2 = float(feature_fraction), int(seed), dropout, l2
+        self.feature_fraction, self.seed = float(feature_fraction), int(seed)
         self.embedding_blocks = []
         self.vectorized_embedding = self.periodic = None
         specs = dict(embedding_specs or {})
@@ -268,15 +264,12 @@ class MemberStack(keras.layers.Layer):
                 self._lin_parts = ("wide",) if wide_w else ("dense",)
             lin_w = sum(w for p, w in (("wide", wide_w), ("dense", dense_w)) if p in self._lin_parts)
             mask = feature_masks(n, lin_w, self.feature_fraction, self.seed * 31 + 1)
-            self.linear_out = VectorizedDense(n, self.units, mask=mask, l2=self.l2, dtype="float32",
+            self.linear_out = VectorizedDense(n, self.units, mask=mask, dtype="float32",
                                               kernel_initializer="zeros", name="linear_out")
         if self.kind in ("dnn", "wide_deep"):
             self.hidden_layers = []
-            self.dropouts = []
             for i, h in enumerate(self.hidden):
-                self.hidden_layers.append(VectorizedDense(n, h, activation="relu", l2=self.l2, name=f"hidden_{i}"))
-                if self.dropout_rate:
-                    self.dropouts.append(keras.layers.Dropout(self.dropout_rate))
+                self.hidden_layers.append(VectorizedDense(n, h, activation="relu", name=f"hidden_{i}"))
             self.deep_out = VectorizedDense(n, self.units, dtype="float32", name="deep_out")
         self.built = True
 
@@ -314,10 +307,8 @@ class MemberStack(keras.layers.Layer):
                     self._deep_mask = feature_masks(self.n_members, int(x.shape[-1]), self.feature_fraction,
                                                     self.seed * 31 + 2)
                 x = x * ops.cast(self._deep_mask[None], x.dtype)
-            for i, layer in enumerate(self.hidden_layers):
+            for layer in self.hidden_layers:
                 x = layer(x)
-                if self.dropouts:
-                    x = self.dropouts[i](x, training=training)
             deep = self.deep_out(x)
             out = deep if out is None else out + deep
         return ops.cast(out, "float32")

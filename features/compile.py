@@ -395,13 +395,6 @@ class CompiledFeatures:
     def embedding_width(self) -> int:
         return sum(spec.dimension for spec in self.embedding_specs.values())
 
-    @property
-    def parse_spec_with_label(self) -> dict:
-        """``parse_spec`` plus the label's feature (needs ``label_spec``)."""
-        if self.label_spec is None:
-            raise ValueError("compiled without a label_spec")
-        return {**self.parse_spec, **self.label_spec.parse_spec()}
-
     def new_embedding_block(self, name: str | None = None, seed: int | None = None) -> EmbeddingBlock:
         """A NEW trainable layer ``embedding_ids`` dict → float32 [B, embedding_width] (fresh weights each call).
 
