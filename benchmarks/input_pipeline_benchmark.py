@@ -73,30 +73,13 @@ def measure(dataset, warmup_batches: int = 5) -> tuple[int, float]:
 
 
 def adult_definitions():
-    """UCI Adult: normalized numbers, bucketized age, vocabulary categoricals, education×occupation, embeddings."""
+    """UCI Adult: normalized numbers, bucketized age, vocabulary categoricals, education×occupation, embeddings
+    (``examples/adult_features.pbtxt``, shipped as ``tfpipe.examples``)."""
+    from importlib import resources
+
     from tfpipe import features as tff
 
-    age = tff.numeric_column("age", normalizer="zscore")
-    education = tff.categorical_column_with_vocabulary_list("education")
-    occupation = tff.categorical_column_with_vocabulary_list("occupation")
-    return [
-        age,
-        tff.numeric_column("fnlwgt", normalizer="log"),
-        tff.numeric_column("education-num", normalizer="zscore"),
-        tff.numeric_column("capital-gain", normalizer="log"),
-        tff.numeric_column("capital-loss", normalizer="log"),
-        tff.numeric_column("hours-per-week", normalizer="minmax", missing_indicator=True),
-        tff.bucketized_column(age, num_buckets=10),
-        tff.indicator_column(tff.categorical_column_with_vocabulary_list("workclass")),
-        tff.indicator_column(education),
-        tff.indicator_column(tff.categorical_column_with_vocabulary_list("marital-status")),
-        tff.indicator_column(tff.categorical_column_with_vocabulary_list("relationship")),
-        tff.indicator_column(tff.categorical_column_with_vocabulary_list("race")),
-        tff.indicator_column(tff.categorical_column_with_vocabulary_list("sex")),
-        tff.crossed_column([education, occupation], hash_bucket_size=1000),
-        tff.embedding_column(occupation, dimension=8),
-        tff.embedding_column(tff.categorical_column_with_vocabulary_list("native-country", min_count=10), 4),
-    ]
+    return list(tff.load_config(resources.files("tfpipe.examples") / "adult_features.pbtxt"))
 
 
 def main(argv=None) -> dict:

@@ -1,16 +1,17 @@
 """Integration on the real preprocessed UCI Adult data (session fixture ``adult_dir`` runs tfpipe preprocess)."""
 from __future__ import annotations
 
-import os
-import sys
-
 import numpy as np
 import pytest
 
 from tfpipe import features as tff
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
-from input_pipeline_benchmark import adult_definitions  # noqa: E402  (the Adult definitions of the issue)
+
+def adult_definitions():
+    """The hand-written Adult features shipped as an example (``examples/adult_features.pbtxt``)."""
+    from importlib import resources
+
+    return list(tff.load_config(resources.files("tfpipe.examples") / "adult_features.pbtxt"))
 
 
 @pytest.fixture(scope="module")
