@@ -22,14 +22,14 @@ FLAGS = {
     "member_kind": "--member-kind", "hidden": "--hidden", "feature_fraction": "--feature-fraction",
     "folds": "--folds", "boosting": "--boosting", "shrinkage": "--shrinkage", "corrective": "--no-corrective",
     "learning_rate": "--learning-rate", "eval_fraction": "--eval-fraction", "patience": "--patience",
-    "report": "--no-report", "jit_compile": "--jit-compile", "gbdt_param": "--gbdt-param",
+    "jit_compile": "--jit-compile", "gbdt_param": "--gbdt-param",
     "lgbm_param": "--lgbm-param", "gbdt_rounds": "--gbdt-rounds", "gbdt_early_stopping": "--gbdt-early-stopping",
     "gbdt_device": "--gbdt-device", "bootstrap": "--no-bootstrap",
 }
 _STRINGS = ("ensemble", "precision", "strategy", "task", "member_kind", "boosting", "gbdt_device", "jit_compile")
 _COUNTS = ("members", "epochs", "batch_size")        # proto3 scalars: 0 = unset
 _OPTIONALS = ("seed", "feature_fraction", "folds", "shrinkage", "corrective", "learning_rate", "eval_fraction",
-              "patience", "report", "gbdt_rounds", "gbdt_early_stopping", "bootstrap")
+              "patience", "gbdt_rounds", "gbdt_early_stopping", "bootstrap")
 
 
 def proto_from_args(args):

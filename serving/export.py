@@ -150,8 +150,9 @@ def set_method_names(saved_model_dir: str, methods: dict) -> None:
 
 
 def export_saved_model(ensemble, parse_spec: dict, preprocessor, path: str, metadata: dict | None = None,
-                       serve_fn=None) -> str:
-    """Writes the SavedModel to ``path`` (atomically replaced) and returns ``path``."""
+                       serve_fn=None, estimator_signatures: bool = True) -> str:
+    """Writes the SavedModel to ``path`` (atomically replaced) and returns ``path``. ``estimator_signatures``: add
+    the ``classification`` / ``regression`` signature (needs ``metadata["task"]``)."""
     import shutil
 
     import keras
@@ -162,7 +163,7 @@ def export_saved_model(ensemble, parse_spec: dict, preprocessor, path: str, meta
     archive.track(ensemble)
     archive.add_endpoint("serving_default", serve)
     methods = {}
-    if metadata is not None and metadata.get("task"):
+    if estimator_signatures and metadata is not None and metadata.get("task"):
         name, function = make_estimator_signature(serve, metadata["task"], metadata.get("classes"))
         archive.add_endpoint(name, function)
         methods[name] = REGRESS_METHOD if name == "regression" else CLASSIFY_METHOD

@@ -88,6 +88,7 @@ def run_pipeline(config, output: str, overwrite: bool = False, progress: bool = 
     from tfpipe.ensembles.train_config import train_kwargs
     from tfpipe.pipelines import run_preprocess
     from tfpipe.pipelines.preprocess_config import options_from_proto
+    from tfpipe.serving.export_config import export_kwargs
 
     output = os.path.abspath(output)
     _check_output(output, overwrite)
@@ -100,7 +101,8 @@ def run_pipeline(config, output: str, overwrite: bool = False, progress: bool = 
     manifest = run_preprocess(options_from_proto(config.preprocess, data_dir, overwrite, progress))
     print(f"== train -> {model_dir}", file=sys.stderr, flush=True)
     result = train_ensemble(data_dir, model_dir, features_config=config.features or None, overwrite=overwrite,
-                            verbose="auto" if progress else 0, **train_kwargs(config.train))
+                            verbose="auto" if progress else 0, **train_kwargs(config.train),
+                            **export_kwargs(config.export))
     return {"data": data_dir, "model": model_dir, "metrics": result.metrics, "manifest": manifest,
             "config": resolved, "result": result}
 

@@ -69,7 +69,7 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
                    metric_splits: tuple | None = None, jit_compile: bool | str = "auto",
                    strategy_devices: list | None = None, gbdt_params=(), gbdt_rounds: int = 2000,
                    gbdt_early_stopping: int = 50, gbdt_device: str = "auto", bootstrap: bool = True,
-                   overwrite: bool = False, lgbm_params=()) -> TrainResult:
+                   overwrite: bool = False, lgbm_params=(), estimator_signatures: bool = True) -> TrainResult:
     """Trains an ensemble on a preprocessed DIR and writes ``output_dir/{saved_model,metrics.json,report.html}``.
 
     The model is built in a temporary sibling and moved into place at the end (a crash or ``kill -9`` leaves no
@@ -80,7 +80,8 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     and the number of base members for stacking; ``member_kind`` a kind or comma list the members cycle
     through (``gbdt`` = XGBoost and ``lgbm`` = LightGBM trees compiled to TF ops; ``gbdt_params`` /
     ``lgbm_params`` are ``KEY=VALUE`` parameters of each library, ``gbdt_rounds`` / ``gbdt_early_stopping`` the
-    rounds and patience of both, ``gbdt_device`` auto|cpu|cuda for XGBoost). Returns a
+    rounds and patience of both, ``gbdt_device`` auto|cpu|cuda for XGBoost). ``report``, ``metric_splits`` and
+    ``estimator_signatures`` are the export's settings (``ExportConfig``). Returns a
     :class:`TrainResult`; see :mod:`tfpipe.ensembles.train` for the training steps and ``ensembles/README.md`` for
     the options.
     """
@@ -131,7 +132,8 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
             corrective=corrective, learning_rate=learning_rate, eval_fraction=eval_fraction, patience=patience,
             verbose=verbose, jit_compile=jit_compile, gbdt_config=gbdt_config, gbdt_rounds=gbdt_rounds,
             gbdt_early_stopping=gbdt_early_stopping, bootstrap=bootstrap)
-        result = _export_and_measure(fitted, data_dir, work_dir, final_dir, report, metric_splits, start)
+        result = _export_and_measure(fitted, data_dir, work_dir, final_dir, report, metric_splits,
+                                     estimator_signatures, start)
         if not role.is_chief:   # it wrote nothing that stays
             shutil.rmtree(work_dir, ignore_errors=True)
             return dataclasses.replace(result, output_dir=None, saved_model_dir=None, metrics_path=None,
@@ -147,7 +149,7 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
 
 
 def _export_and_measure(fitted, data_dir: str, output_dir: str, final_dir: str, report: bool, metric_splits,
-                        start: float) -> TrainResult:
+                        estimator_signatures: bool, start: float) -> TrainResult:
     """Exports the SavedModel into ``output_dir`` (the work dir that becomes ``final_dir``), then the metrics of
     every split through the exported serving function, permutation importance and the report; the paths in the
     result are the final ones."""
@@ -159,7 +161,8 @@ def _export_and_measure(fitted, data_dir: str, output_dir: str, final_dir: str, 
     the_task, splits = fitted.task, fitted.splits
     serve_fn = make_serving_function(model, compiled.parse_spec, compiled.preprocessor)
     saved_model_dir = export_saved_model(model, compiled.parse_spec, compiled.preprocessor,
-                                         os.path.join(output_dir, "saved_model"), metadata, serve_fn=serve_fn)
+                                         os.path.join(output_dir, "saved_model"), metadata, serve_fn=serve_fn,
+                                         estimator_signatures=estimator_signatures)
     metric_splits = metric_splits or tuple(["train", "eval"] + [s for s in splits if s not in ("train", "eval")])
     metrics, predictions = {}, {}
     for split in metric_splits:

@@ -26,8 +26,8 @@ def register(subparsers) -> None:
         p.add_argument(name, *args, dest=dest(name), default=None, help=text, **kwargs)
 
     def dest(name):
-        return {"--no-corrective": "corrective", "--no-bootstrap": "bootstrap", "--no-report": "report"}.get(
-            name, name[2:].replace("-", "_"))
+        return {"--no-corrective": "corrective", "--no-bootstrap": "bootstrap", "--no-report": "report",
+                "--no-estimator-signatures": "estimator_signatures"}.get(name, name[2:].replace("-", "_"))
 
     p = subparsers.add_parser("train", help="train a bagging/boosting/stacking ensemble and export one SavedModel",
                               description=__doc__.splitlines()[0])
@@ -76,16 +76,23 @@ def register(subparsers) -> None:
     flag("--gbdt-early-stopping", type=int,
          help="gbdt: stop after this many rounds without improvement on the eval split")
     flag("--gbdt-device", choices=("auto", "cpu", "cuda"), help="gbdt training device (auto: CUDA when a GPU is visible)")
+    # ExportConfig (tfpipe.serving.export_config)
     flag("--no-report", action="store_false", help="skip MODEL_DIR/report.html")
+    flag("--metric-splits", metavar="SPLIT[,SPLIT...]",
+         help="splits measured into metrics.json (default: train, eval and every other split of the data)")
+    flag("--no-estimator-signatures", action="store_false",
+         help="only serving_default: no classification / regression signature for TF Serving's Classify / Regress")
     p.set_defaults(handler=run_train)
 
 
 def run_train(args) -> int:
-    from tfpipe.ensembles.train_config import proto_from_args, train_kwargs
+    from tfpipe.ensembles import train_config
+    from tfpipe.serving import export_config
     from tfpipe.train import train_ensemble
 
     result = train_ensemble(args.data, args.output, label=args.label, features_config=args.features,
-                            overwrite=args.overwrite, **train_kwargs(proto_from_args(args)))
+                            overwrite=args.overwrite, **train_config.train_kwargs(train_config.proto_from_args(args)),
+                            **export_config.export_kwargs(export_config.proto_from_args(args)))
     if result.saved_model_dir is None:
         print(f"this worker's part of {result.metadata.get('workers')}-way data-parallel training is done; "
               f"the chief wrote {args.output}")

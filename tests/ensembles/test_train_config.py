@@ -7,6 +7,7 @@ from tfpipe.proto import pipeline_pb2
 from tfpipe.train import train_ensemble
 
 RUN_FLAGS = {"--data", "--label", "--features", "--output", "--overwrite", "-h", "--help"}
+EXPORT_FLAGS = {"--no-report", "--metric-splits", "--no-estimator-signatures"}     # ExportConfig's
 
 
 def _args(argv):
@@ -18,7 +19,7 @@ def test_every_field_has_a_flag_and_every_flag_a_field():
     parser = build_parser()._subparsers._group_actions[0].choices["train"]  # noqa: SLF001
     flags = {option for action in parser._actions for option in action.option_strings}  # noqa: SLF001
     assert set(FLAGS.values()) <= flags
-    assert flags - set(FLAGS.values()) == RUN_FLAGS
+    assert flags - set(FLAGS.values()) == RUN_FLAGS | EXPORT_FLAGS
     parameters = set(inspect.signature(train_ensemble).parameters)
     kwargs = {"gbdt_param": "gbdt_params", "lgbm_param": "lgbm_params"}
     assert {kwargs.get(name, name) for name in FLAGS} <= parameters
@@ -35,12 +36,12 @@ def test_every_flag_reaches_train_ensemble_through_the_proto():
             "adaboost", "--shrinkage", "0.3", "--no-corrective", "--learning-rate", "0.01", "--eval-fraction",
             "0.2", "--patience", "1", "--jit-compile", "--gbdt-param", "max_depth=3", "--gbdt-param", "eta=0.1",
             "--lgbm-param", "num_leaves=7", "--gbdt-rounds", "10", "--gbdt-early-stopping", "5", "--gbdt-device",
-            "cpu", "--no-report"]
+            "cpu"]
     config = proto_from_args(_args(argv))
     assert train_kwargs(config) == dict(
         ensemble="boosting", members=3, epochs=2, batch_size=64, precision="float32", strategy="default", seed=0,
         task="regression", member_kind="dnn,gbdt", hidden=(32, 16), feature_fraction=0.5, folds=4,
         bootstrap=False, boosting="adaboost", shrinkage=0.3, corrective=False, learning_rate=0.01,
         eval_fraction=0.2, patience=1, jit_compile="on", gbdt_params=["max_depth=3", "eta=0.1"],
-        lgbm_params=["num_leaves=7"], gbdt_rounds=10, gbdt_early_stopping=5, gbdt_device="cpu", report=False)
+        lgbm_params=["num_leaves=7"], gbdt_rounds=10, gbdt_early_stopping=5, gbdt_device="cpu")
     assert set(train_kwargs(config)) <= set(inspect.signature(train_ensemble).parameters)

@@ -170,3 +170,13 @@ def test_regress_signature_for_tf_serving_clients_of_canned_estimators(adult_sma
     examples = tf.constant(_examples(adult_small_dir, 10))
     np.testing.assert_allclose(loaded.signatures["regression"](inputs=examples)["outputs"].numpy(),
                                loaded.signatures["serving_default"](examples=examples)["predictions"].numpy())
+
+
+def test_without_estimator_signatures_only_serving_default_is_exported(trained, tmp_path):
+    from tfpipe.serving.export import export_saved_model
+
+    compiled = tff.compile_features(tff.load_config(os.path.join(trained.output_dir, "features.pbtxt")))
+    path = export_saved_model(trained.ensemble, compiled.parse_spec, compiled.preprocessor,
+                              str(tmp_path / "saved_model"), trained.metadata, estimator_signatures=False)
+    assert sorted(load_saved_model(path).signatures) == ["serving_default"]
+    assert read_metadata(path)["label"] == "income"

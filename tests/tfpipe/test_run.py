@@ -20,8 +20,8 @@ preprocess {
   num_shards: 2
   report: false
 }
-train { ensemble: "bagging" members: 2 member_kind: "wide_deep" hidden: [8] epochs: 1 seed: 3 report: false
-        strategy: "default" }
+train { ensemble: "bagging" members: 2 member_kind: "wide_deep" hidden: [8] epochs: 1 seed: 3 strategy: "default" }
+export { report: false metric_splits: ["train", "test"] }
 """
 
 
@@ -43,6 +43,7 @@ def test_one_config_runs_end_to_end_and_reproduces_itself(adult_raw_dir, tmp_pat
             (tmp_path / "run2" / "data" / "tfds" / name).read_bytes()
     metrics = [json.loads((tmp_path / out / "model" / "metrics.json").read_text())["splits"] for out in ("run1", "run2")]
     assert metrics[0] == metrics[1] and metrics[0]["test"]["ensemble"]["auc"] > 0.7
+    assert sorted(metrics[0]) == ["test", "train"]                    # export { metric_splits } was followed
     resolved = load_pipeline_config(str(tmp_path / "run1" / "pipeline.pbtxt"))   # the config as run: absolute paths
     assert list(resolved.preprocess.input) == [f"train={project / 'raw' / 'train.csv'}",
                                                 f"test={project / 'raw' / 'test.csv'}"]
