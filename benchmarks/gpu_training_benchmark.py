@@ -10,7 +10,7 @@ Measured (examples/s = training rows per epoch / seconds, over epochs 2..n: epoc
 the ``cache``):
 
 1. one GPU, bagging K wide_deep members (``--hidden``), float32, ``jit_compile`` False and True, fed
-   (a) from the shards by ``make_dataset(shuffle=True, cache=True)`` + the bootstrap weights, as ``train_ensemble``
+   (a) from the shards by ``make_dataset(shuffle=True, cache=...)`` + the bootstrap weights, as ``train_ensemble``
    builds it, and (b) from memory: the same (inputs, label, weights) batches materialised once and served by
    ``from_tensor_slices`` (one element per batch), so only the input pipeline differs -> ratio (a)/(b).
 2. precision float32 / mixed_float16 / mixed_bfloat16 for the narrow (``--hidden``) and a wide (``--wide-hidden``)
@@ -84,7 +84,10 @@ def resample_train(src: str, dst: str, rows: int, shards: int, seed: int) -> dic
     for key in ("schema", "statistics", "rejected"):
         if manifest.get(key) and os.path.exists(os.path.join(src, manifest[key])):
             os.makedirs(os.path.dirname(os.path.join(dst, manifest[key])), exist_ok=True)
-            shutil.copy(os.path.join(src, manifest[key]), os.path.join(dst, manifest[key]))
+            if os.path.isdir(os.path.join(src, manifest[key])):     # manifest format 2: rejected/ pieces
+                shutil.copytree(os.path.join(src, manifest[key]), os.path.join(dst, manifest[key]), dirs_exist_ok=True)
+            else:
+                shutil.copy(os.path.join(src, manifest[key]), os.path.join(dst, manifest[key]))
     manifest["shards"] = {**manifest["shards"], "train": names}
     manifest["rows_written"] = {**manifest.get("rows_written", {}), "train": int(rows)}
     manifest["compression"] = "none"
@@ -125,9 +128,15 @@ class Bench:
         return self._test_rows
 
     def shards_dataset(self):
-        """``train_ensemble``'s training input: make_dataset(shuffle, seed, cache=True)."""
+        """``train_ensemble``'s training input: make_dataset(shuffle, seed, cache) with ``--feed-cache``: ``auto``
+        (what train_ensemble picks: the preprocessed tensors when they fit in a quarter of the RAM), ``records``
+        (the serialized records, preprocessed every epoch) or ``preprocessed``."""
+        from tfpipe.features.dataset import auto_cache
+
+        cache = {"records": True, "preprocessed": "preprocessed"}.get(self.args.feed_cache) or auto_cache(
+            self.compiled, self.rows_per_epoch or self.args.rows)
         return self.tff.make_dataset(self.data_dir, "train", self.compiled, self.args.batch_size, shuffle=True,
-                                     seed=self.args.seed, cache=True, label=self.label_spec)
+                                     seed=self.args.seed, cache=cache, label=self.label_spec)
 
     def with_weights(self, dataset):
         """``BaggingEnsemble.training_dataset`` (label [B,1,1], Poisson(1) weights [B,K]) without a model."""
@@ -252,6 +261,8 @@ def main(argv=None) -> int:
     p.add_argument("--wide-hidden", type=int, nargs="*", default=[1024, 1024], help="the wide member")
     p.add_argument("--learning-rate", type=float, default=1e-3, help="train_ensemble's default")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--feed-cache", choices=("auto", "records", "preprocessed"), default="auto",
+                   help="make_dataset's cache for the shards feed (auto: as train_ensemble)")
     p.add_argument("--parts", default="1,2,3")
     p.add_argument("--policies", default="float32,mixed_float16,mixed_bfloat16")
     p.add_argument("--precision-jit", choices=("auto", "on", "off"), default="auto",
@@ -381,7 +392,8 @@ def main(argv=None) -> int:
     lines = [f"device: {device}; TF {tf.__version__}; {os.cpu_count()} CPUs",
              f"data: Adult train {data_info['train_rows']:,} rows resampled -> {bench.rows_per_epoch:,} rows/epoch in "
              f"{args.shards} shards; batch {args.batch_size}; bagging K={args.members} wide_deep; {args.epochs} epochs "
-             f"(epoch 1 untimed); lr {args.learning_rate}; test split {bench.test_rows():,} rows",
+             f"(epoch 1 untimed); lr {args.learning_rate}; test split {bench.test_rows():,} rows; shards feed cache: "
+             f"{args.feed_cache}",
              "| setting | input | hidden | precision | jit | ex/s | member-ex/s | epoch 1 s | timed epochs s | test AUC |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:

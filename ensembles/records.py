@@ -36,6 +36,13 @@ def available_splits(data_dir: str) -> list[str]:
     return list(artifacts.load_manifest(data_dir).get("splits", []))
 
 
+def split_rows(data_dir: str, split: str) -> int:
+    """Rows written to ``split`` (0 for a split the data does not have)."""
+    from tfpipe.features import artifacts
+
+    return int(artifacts.load_manifest(data_dir).get("rows_written", {}).get(split, 0))
+
+
 def source_split(split: str, data_dir: str, carve: dict | None) -> tuple[str, str | None]:
     """(split to read, filter) for a requested split: ``eval`` may be carved from ``train``."""
     if carve and split in ("train", "eval") and "eval" not in available_splits(data_dir):

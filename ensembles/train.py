@@ -190,8 +190,12 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
     # compute stage weights / out-of-fold predictions over the whole split, so every worker reads all of it and
     # trains on its rows (FitOptions.data_shard). Eval: the whole split, on every worker.
     read_part = role.count > 1 and ensemble == "bagging"
+    from tfpipe.features.dataset import auto_cache
+
+    # Later epochs from preprocessed tensors in memory when they fit (H100, K=16 bagging: see ensembles/README.md)
+    cache = auto_cache(compiled, records.split_rows(data_dir, "train") // (role.count if read_part else 1))
     train_ds = tff.make_dataset(data_dir, "train", compiled, max(1, batch_size // role.count) if read_part
-                                else batch_size, shuffle=True, seed=seed, cache=True, label=label_spec,
+                                else batch_size, shuffle=True, seed=seed, cache=cache, label=label_spec,
                                 shard=(role.index, role.count) if read_part else None)
     if carve:
         eval_ds = _carve(tff.make_dataset(data_dir, "train", compiled, 2048, cache=True, label=label_spec),
