@@ -1,7 +1,9 @@
 """tfpipe: raw tabular data -> validated tf.Example shards -> FeatureColumns -> Keras ensembles -> one SavedModel.
 
 The repository keeps one top-level folder per concept (pipelines/, features/, ensembles/, serving/, proto/);
-they install under the single import namespace ``tfpipe`` (``tfpipe.pipelines``, ``tfpipe.features``, ...).
+they install under the single import namespace ``tfpipe`` (``tfpipe.pipelines``, ``tfpipe.features``, ...), and
+app/ (where the stages meet: the command, train, run, demo) is ``tfpipe`` itself. No folder of the checkout is
+called ``tfpipe``, so a checkout on ``sys.path`` (``python -m ...`` run from it) never shadows the install.
 """
 from setuptools import setup
 
@@ -15,7 +17,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10,<3.13",
     packages=["tfpipe"] + [f"tfpipe.{name}" for name in SUBPACKAGES],
-    package_dir={"tfpipe": "tfpipe", **{f"tfpipe.{name}": name for name in SUBPACKAGES}},
+    package_dir={"tfpipe": "app", **{f"tfpipe.{name}": name for name in SUBPACKAGES}},
     package_data={"tfpipe.proto": ["*.proto"], "tfpipe.data": ["adult/*"], "tfpipe.examples": ["*.pbtxt"]},
     install_requires=[
         "tensorflow>=2.21,<2.22",
