@@ -81,7 +81,7 @@ class BaggingEnsemble(EnsembleModel):
                 w = tf.ones([tf.shape(x["example_key"])[0], k], tf.float32)
             return x, label_column(y, 3), w
 
-        return dataset.map(add_weights, num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.map(add_weights, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
     def fit_ensemble(self, train_ds, eval_ds, options: FitOptions) -> list[dict]:
         """gbdt members first (XGBoost), then all Keras members in one pass over ``train_ds`` (early stopping on

@@ -156,7 +156,7 @@ class StackingEnsemble(EnsembleModel):
                 w = tf.ones([tf.shape(keys)[0], f + 1])
             return x, label_column(y, 4), tf.tile(w[:, None, :], [1, m, 1])
 
-        return dataset.map(add_weights, num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.map(add_weights, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
     def fit_ensemble(self, train_ds, eval_ds, options: FitOptions) -> list[dict]:
         """Phase 1: all base copies in one pass; phase 2: the meta-learner on out-of-fold logits."""
