@@ -263,6 +263,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--feed-cache", choices=("auto", "records", "preprocessed"), default="auto",
                    help="make_dataset's cache for the shards feed (auto: as train_ensemble)")
+    p.add_argument("--no-row-shuffle", action="store_true",
+                   help="diagnosis: with the preprocessed cache, shuffle only the chunks' order (no per-epoch gather)")
     p.add_argument("--parts", default="1,2,3")
     p.add_argument("--policies", default="float32,mixed_float16,mixed_bfloat16")
     p.add_argument("--precision-jit", choices=("auto", "on", "off"), default="auto",
@@ -272,6 +274,13 @@ def main(argv=None) -> int:
                    help="testing without GPUs: split the CPU into N logical devices and run part 3 over them")
     p.add_argument("--out", default=os.environ.get("OUT", ""))
     args = p.parse_args(argv)
+    if args.no_row_shuffle:      # diagnosis only: the chunk order is shuffled, the rows inside a chunk are not
+        from tfpipe.features import dataset as feed
+
+        plain = feed._from_preprocessed_chunks
+        feed._from_preprocessed_chunks = lambda chunks, batch_size, shuffle, repeat, seed, drop: plain(
+            chunks.shuffle(1 << 16, seed=seed, reshuffle_each_iteration=True) if shuffle else chunks,
+            batch_size, False, repeat, seed, drop)
     parts = {int(v) for v in args.parts.split(",") if v.strip()}
 
     import tensorflow as tf
