@@ -16,7 +16,7 @@ Example (``compiled``, ``train_ds``, ``eval_ds``: compiled features of a preproc
     >>> history[0]["phase"], len(history[0]["val_loss"])
     ('bagging', 1)
     >>> {name: value.shape for name, value in ens.serve(next(iter(eval_ds))[0]).items()}
-    {'predictions': TensorShape([1000]), 'member_predictions': TensorShape([1000, 4])}
+    {'predictions': TensorShape([500]), 'member_predictions': TensorShape([500, 4])}
 """
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ def fit_keras(model: keras.Model, train_ds, eval_ds, loss, options: FitOptions, 
     Example::
 
         (``train_ds``, ``eval_ds``: :func:`~tfpipe.features.make_dataset` batches of a preprocessed Adult DIR, whose
-        ``dense`` block holds the z-scored age)
+        ``dense`` block holds its z-scored numbers)
 
         >>> class Logistic(keras.Model):
         ...     def __init__(self):

@@ -17,7 +17,7 @@ Example (``compiled``, ``train_ds``, ``eval_ds``: compiled features of a preproc
     ...                        embedding_specs=compiled.embedding_specs)
     >>> _ = ens.fit_ensemble(train_ds, eval_ds, FitOptions(epochs=1, verbose=0))
     >>> ens.serve(next(iter(eval_ds))[0])["predictions"].shape
-    TensorShape([1000])
+    TensorShape([500])
 """
 from __future__ import annotations
 

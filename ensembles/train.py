@@ -170,6 +170,7 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
     from tfpipe.ensembles.distribute import resolve_jit_compile, strategy_name
     from tfpipe.ensembles.precision import policy_scope, resolve_precision
     from tfpipe.ensembles.task import task_from_label_spec
+    from tfpipe.features.dataset import auto_cache
 
     keras.utils.set_random_seed(seed)
 
@@ -190,8 +191,6 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
     # compute stage weights / out-of-fold predictions over the whole split, so every worker reads all of it and
     # trains on its rows (FitOptions.data_shard). Eval: the whole split, on every worker.
     read_part = role.count > 1 and ensemble == "bagging"
-    from tfpipe.features.dataset import auto_cache
-
     # Later epochs from preprocessed tensors in memory when they fit (H100, K=16 bagging: see ensembles/README.md)
     cache = auto_cache(compiled, records.split_rows(data_dir, "train") // (role.count if read_part else 1))
     train_ds = tff.make_dataset(data_dir, "train", compiled, max(1, batch_size // role.count) if read_part

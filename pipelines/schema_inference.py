@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from tfpipe.pipelines.validation import ValidationOptions, _FLOAT_PATTERN, _INT_PATTERN, to_utf8
+from tfpipe.pipelines.validation import ValidationOptions, _FLOAT_PATTERN, _INT_PATTERN, is_text_type, to_utf8
 
 TYPE_AGREEMENT = 0.99
 MAX_DOMAIN_SIZE = 100
@@ -85,7 +85,7 @@ class ColumnEvidence:
         if pa.types.is_null(array.type):
             self.missing += len(array) if count_missing else 0
             return
-        if _is_text(array.type):
+        if is_text_type(array.type):
             self._count_texts(array, options, count_missing, value_map)
             return
         present = array.drop_null()
@@ -163,11 +163,6 @@ class ColumnEvidence:
         if self.ints + self.floats >= TYPE_AGREEMENT * present:
             return "INT" if self.ints >= TYPE_AGREEMENT * present and self.floats == 0 else "FLOAT"
         return "BYTES"
-
-
-def _is_text(arrow_type: pa.DataType) -> bool:
-    return (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_binary(arrow_type)
-            or pa.types.is_large_binary(arrow_type))
 
 
 def _mask(flags: pa.Array) -> np.ndarray:

@@ -155,7 +155,7 @@ def _coerce_values(array: pa.Array, rule: FeatureRule, options: ValidationOption
     Text is converted once per distinct value when values repeat (every check is a function of the value alone),
     then spread back to the rows with one ``take``.
     """
-    if len(array) >= _DICTIONARY_MIN_ROWS and _is_text(array.type):
+    if len(array) >= _DICTIONARY_MIN_ROWS and is_text_type(array.type):
         encoded = pc.dictionary_encode(array)
         if len(encoded.dictionary) * 2 <= len(array):
             values, codes = _coerce_distinct(encoded.dictionary, rule, options)
@@ -168,7 +168,8 @@ def _coerce_values(array: pa.Array, rule: FeatureRule, options: ValidationOption
     return _coerce_distinct(array, rule, options)
 
 
-def _is_text(arrow_type: pa.DataType) -> bool:
+def is_text_type(arrow_type: pa.DataType) -> bool:
+    """String or binary (large or not): the columns whose values are checked as text."""
     return (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_binary(arrow_type)
             or pa.types.is_large_binary(arrow_type))
 

@@ -24,8 +24,7 @@ Export example (``trained``: what :func:`tfpipe.train.train_ensemble` returned):
     >>> sorted(tf.saved_model.load(path).signatures)
     ['classification', 'serving_default']
 
-The loading side needs TensorFlow alone; this module imports nothing of the other stages (the ensemble is any
-object with ``serve(inputs)``).
+The loading side needs TensorFlow alone; the writer takes any ensemble object with ``serve(inputs)``.
 
 Loading example (``model_dir``: a ``tfpipe train`` output directory; a bagging of 4 members on Adult)::
 
@@ -172,13 +171,11 @@ def export_saved_model(ensemble, parse_spec: dict, preprocessor, path: str, meta
     archive.write_out(tmp, verbose=False)
     set_method_names(tmp, methods)
     if metadata is not None:
-        _write_json(os.path.join(tmp, METADATA_FILE), metadata)
+        from tfpipe.ensembles.records import write_json
+
+        write_json(os.path.join(tmp, METADATA_FILE), metadata)
     shutil.rmtree(path, ignore_errors=True)
     os.replace(tmp, path)
     return path
 
 
-def _write_json(path: str, obj) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, sort_keys=True, default=float)

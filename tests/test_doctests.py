@@ -5,8 +5,8 @@ that need data use these names, each made only for the modules whose docstrings 
 
 - ``adult``: the session's small Adult dataset (``adult_small_dir``: 3000 train and 1000 test rows of the
   bundled UCI Adult files, preprocessed by tfpipe);
-- ``compiled``, ``train_ds``, ``eval_ds``: features of ``adult`` (z-scored age, sex indicator, education
-  embedding) compiled, and its train / test batches (512 shuffled / 1000);
+- ``compiled``, ``train_ds``, ``eval_ds``: ``adult_task("binary")`` of tests/conftest.py: the default features
+  of ``adult`` compiled, and its train / test batches (256 / 500);
 - ``trained``, ``model_dir``: the ``trained`` fixture (a bagging of 4 members on ``adult``) and its directory.
 """
 from __future__ import annotations
@@ -38,24 +38,12 @@ def _modules() -> list[str]:
 MODULES = _modules()
 
 
-@pytest.fixture(scope="session")
-def adult_batches(adult_small_dir):
-    from tfpipe import features as tff
-
-    definitions = [tff.numeric_column("age", normalizer="zscore"),
-                   tff.indicator_column(tff.categorical_column_with_vocabulary_list("sex")),
-                   tff.embedding_column(tff.categorical_column_with_vocabulary_list("education"), 4)]
-    compiled = tff.compile_features(tff.fit(definitions, adult_small_dir))
-    return {"compiled": compiled,
-            "train_ds": tff.make_dataset(adult_small_dir, "train", compiled, 512, shuffle=True, seed=0),
-            "eval_ds": tff.make_dataset(adult_small_dir, "test", compiled, 1000)}
-
-
 def _names(request, source: str) -> dict:
     """The example names a module's docstrings use, made by their fixtures."""
     names = {"adult": request.getfixturevalue("adult_small_dir")}
     if any(name in source for name in ("compiled", "train_ds", "eval_ds")):
-        names.update(request.getfixturevalue("adult_batches"))
+        train_ds, eval_ds, compiled, _ = request.getfixturevalue("adult_task")("binary")
+        names.update(compiled=compiled, train_ds=train_ds, eval_ds=eval_ds)
     if "trained" in source or "model_dir" in source:
         trained = request.getfixturevalue("trained")
         names.update(trained=trained, model_dir=trained.output_dir)
