@@ -147,7 +147,7 @@ def adult_arrays(data: str, label: str | None = None, eval_fraction: float = 0.1
     from tfpipe import features as tff
     from tfpipe.ensembles import records
     from tfpipe.ensembles.gbdt import feature_types
-    from tfpipe.ensembles.train import _carve, _load_definitions
+    from tfpipe.ensembles.train import _load_definitions
     from tfpipe.features import artifacts
 
     label = label or artifacts.load_manifest(data)["label"]
@@ -158,8 +158,8 @@ def adult_arrays(data: str, label: str | None = None, eval_fraction: float = 0.1
     carve = None if "eval" in splits else {"fraction": float(eval_fraction), "seed": int(seed)}
 
     def rows(split, mode):
-        ds = tff.make_dataset(data, split, compiled, 8192, label=label_spec, deterministic=True, blocks="tree")
-        ds = _carve(ds, mode, carve) if mode else ds
+        ds = tff.make_dataset(data, split, compiled, 8192, label=label_spec, deterministic=True, blocks="tree",
+                              keep=records.carve_filter(mode, carve))
         parts = [(x["tree"].numpy(), y.numpy()) for x, y in ds]
         return np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts]).astype("int32")
 

@@ -9,10 +9,14 @@ what ``tfpipe train`` uses (``ensembles.train._load_definitions``: the default c
 Measured (examples/s = training rows per epoch / seconds, over epochs 2..n: epoch 1 traces, compiles and fills
 the ``cache``):
 
-1. one GPU, bagging K wide_deep members (``--hidden``), float32, ``jit_compile`` False and True, fed
-   (a) from the shards by ``make_dataset(shuffle=True, cache=...)`` + the bootstrap weights, as ``train_ensemble``
-   builds it, and (b) from memory: the same (inputs, label, weights) batches materialised once and served by
-   ``from_tensor_slices`` (one element per batch), so only the input pipeline differs -> ratio (a)/(b).
+1. one GPU, bagging K wide_deep members (``--hidden``), float32, ``jit_compile`` off and on (``--jit``), fed
+   (a) from the shards by ``make_dataset(shuffle=True, cache=...)`` + the bootstrap weights, given to ``fit`` as
+   ``fit_keras`` does (``ensembles.base.fit_input``: repeated, one iterator for all epochs), and (b) from memory:
+   the same (inputs, label, weights) batches materialised once and served by ``from_tensor_slices`` (one element
+   per batch), so only the input pipeline differs -> ratio (a)/(b). ``--sources`` adds ``memory_repeated`` (the
+   in-memory batches through one repeated iterator too) and ``shards_restart`` (a new iterator per epoch);
+   ``--repeats N`` runs the group N times, alternating, and reports the median ratio. Before training, each feed
+   is also timed alone (no model): the rate the host can deliver.
 2. precision float32 / mixed_float16 / mixed_bfloat16 for the narrow (``--hidden``) and a wide (``--wide-hidden``)
    member, from the shards, at the jit setting that was faster in 1(a) (``--precision-jit``): ex/s and test AUC
    (sklearn ``roc_auc_score`` on ``ensemble.predict_dataset`` of the test shards).
@@ -21,12 +25,15 @@ the ``cache``):
 Results go to ``$OUT/gpu_training_benchmark.json`` (and ``.md``); the table is printed last.
 
     python benchmarks/gpu_training_benchmark.py --data /tmp/adult --rows 1000000 --epochs 3 --batch-size 8192
+    python benchmarks/gpu_training_benchmark.py --data /tmp/adult --parts 1 --jit on --epochs 5 --repeats 2 \
+        --sources shards,memory,memory_repeated,shards_restart      # the session-7 feed measurement
     python benchmarks/gpu_training_benchmark.py --data /tmp/adult --rows 20000 --epochs 2 --members 2 \
         --batch-size 1024 --wide-hidden 64 64        # CPU smoke run
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -138,6 +145,20 @@ class Bench:
         return self.tff.make_dataset(self.data_dir, "train", self.compiled, self.args.batch_size, shuffle=True,
                                      seed=self.args.seed, cache=cache, label=self.label_spec)
 
+    def feed_rate(self, source: str, epochs: int = 3) -> dict:
+        """The training input alone, no model: examples/s of iterating it on the host (epochs 2..n; the first fills
+        the cache). Far above the training rate = the input pipeline is not the bottleneck."""
+        dataset = self.with_weights(self.shards_dataset()) if source == "shards" else self.memory
+        times = []
+        for _ in range(epochs):
+            start, rows = time.perf_counter(), 0
+            for batch in dataset:
+                rows += int(batch[1].shape[0])
+            times.append(time.perf_counter() - start)
+        timed = times[1:] if len(times) > 1 else times
+        return {"name": f"feed {source}", "input": source, "rows": rows, "epoch_seconds": times,
+                "feed_ex_per_s": rows * len(timed) / sum(timed)}
+
     def with_weights(self, dataset):
         """``BaggingEnsemble.training_dataset`` (label [B,1,1], Poisson(1) weights [B,K]) without a model."""
         from tfpipe.ensembles.bagging import BaggingEnsemble
@@ -179,7 +200,7 @@ class Bench:
         import numpy as np
         from sklearn.metrics import roc_auc_score
 
-        from tfpipe.ensembles.base import FitOptions
+        from tfpipe.ensembles.base import FitOptions, fit_input
         from tfpipe.ensembles.precision import policy_scope, wrap_optimizer
         from tfpipe.ensembles.train import build_ensemble
 
@@ -217,12 +238,20 @@ class Bench:
                                            embedding_specs={**self.compiled.embedding_specs,
                                                             **self.compiled.periodic_specs})
                 model.build_on(self.x0, options)
-                train = model.training_dataset(self.shards_dataset()) if source == "shards" else self.memory
+                batches = -(-self.rows_per_epoch // args.batch_size)
+                if source == "memory":
+                    train, steps = self.memory, None
+                elif source == "memory_repeated":
+                    train, steps = self.memory.repeat(), batches
+                else:   # as fit_keras feeds it: "shards" with one iterator for all epochs, "shards_restart" without
+                    train, steps = fit_input(model.training_dataset(self.shards_dataset()), dataclasses.replace(
+                        options, batches_per_epoch=None if source == "shards_restart" else batches))
                 # = fit_keras's compile (Adam, loss scaling under mixed_float16), without its logging callbacks
                 with options.scope():
                     model.compile(optimizer=wrap_optimizer(keras.optimizers.Adam(args.learning_rate), policy),
                                   loss=self.task.pointwise_loss, jit_compile=jit)
-                history = model.fit(train, epochs=args.epochs, callbacks=[EpochTimer()], verbose=0, shuffle=False)
+                history = model.fit(train, epochs=args.epochs, callbacks=[EpochTimer()], verbose=0, shuffle=False,
+                                    steps_per_epoch=steps)
             timed = times[1:] if len(times) > 1 else times
             pred = model.predict_dataset(self.test_ds)
             ex_s = self.rows_per_epoch * len(timed) / sum(timed)
@@ -265,6 +294,15 @@ def main(argv=None) -> int:
                    help="make_dataset's cache for the shards feed (auto: as train_ensemble)")
     p.add_argument("--no-row-shuffle", action="store_true",
                    help="diagnosis: with the preprocessed cache, shuffle only the chunks' order (no per-epoch gather)")
+    p.add_argument("--sources", default="shards,memory",
+                   help="part 1 feeds, run in this order per repeat: shards (as train_ensemble: one iterator over the "
+                        "repeated data for all epochs), memory (the in-memory batches, a new iterator per epoch), "
+                        "memory_repeated (the in-memory batches repeated, one iterator), shards_restart (the shards "
+                        "feed with a new iterator per epoch, as before session 7)")
+    p.add_argument("--jit", default="off,on", help="part 1: the jit_compile settings to run (off,on / on / off)")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="part 1: run each (shards, memory) pair this many times, alternating; the ratio is the median "
+                        "of the pairs' ratios (the in-memory baseline alone moves by +-8%% between runs)")
     p.add_argument("--parts", default="1,2,3")
     p.add_argument("--policies", default="float32,mixed_float16,mixed_bfloat16")
     p.add_argument("--precision-jit", choices=("auto", "on", "off"), default="auto",
@@ -334,22 +372,39 @@ def main(argv=None) -> int:
                 return r
         return None
 
-    # 1. shards vs in-memory, jit off / on
+    # 1. shards vs in-memory, jit off / on; each pair repeated --repeats times, alternating
     if 1 in parts:
-        for jit in (False, True):
-            for source in ("shards", "memory"):
-                results.append(bench.run(f"1 {source} jit={'on' if jit else 'off'}", source, jit=jit))
-                save()
-        for jit in (False, True):
-            a, b = find(input="shards", jit_compile=jit, name=f"1 shards jit={'on' if jit else 'off'}"), \
-                find(input="memory", jit_compile=jit)
-            if a and b:
-                summary[f"shards_over_memory_jit_{'on' if jit else 'off'}"] = a["ex_per_s"] / b["ex_per_s"]
+        import statistics as st
+
         for source in ("shards", "memory"):
-            off, on = find(input=source, jit_compile=False, name=f"1 {source} jit=off"), \
-                find(input=source, jit_compile=True, name=f"1 {source} jit=on")
-            if off and on:
-                summary[f"jit_on_over_off_{source}"] = on["ex_per_s"] / off["ex_per_s"]
+            feed = bench.feed_rate(source)
+            summary[f"feed_only_ex_per_s_{source}"] = feed["feed_ex_per_s"]
+            log(f"feed alone ({source}, no model): {feed['feed_ex_per_s']:,.0f} ex/s, epochs "
+                f"{', '.join(f'{t:.2f}' for t in feed['epoch_seconds'])} s")
+        sources = [v.strip() for v in args.sources.split(",") if v.strip()]
+        for tag in [v.strip() for v in args.jit.split(",") if v.strip()]:
+            jit = tag == "on"
+            pairs = [(a, b) for a in sources if a.startswith("shards") for b in sources if b.startswith("memory")]
+            ratios: dict = {pair: [] for pair in pairs}
+            for rep in range(args.repeats):
+                suffix = f" #{rep + 1}" if args.repeats > 1 else ""
+                group = {}
+                for source in sources:
+                    group[source] = bench.run(f"1 {source} jit={tag}{suffix}", source, jit=jit)
+                    results.append(group[source])
+                    save()
+                for a, b in pairs:
+                    if "ex_per_s" in group[a] and "ex_per_s" in group[b]:
+                        ratios[(a, b)].append(group[a]["ex_per_s"] / group[b]["ex_per_s"])
+            for (a, b), values in ratios.items():
+                if values:
+                    summary[f"{a}_over_{b}_jit_{tag}"] = st.median(values)
+                    summary[f"{a}_over_{b}_jit_{tag}_runs"] = values
+        for source in ("shards", "memory"):
+            rates = {jit: [r["ex_per_s"] for r in results if r.get("input") == source and r.get("jit_compile") == jit
+                           and r["name"].startswith("1 ") and "ex_per_s" in r] for jit in (False, True)}
+            if rates[False] and rates[True]:
+                summary[f"jit_on_over_off_{source}"] = st.median(rates[True]) / st.median(rates[False])
     if args.precision_jit == "auto":
         best_jit = summary.get("jit_on_over_off_shards", 0.0) > 1.0
     else:
@@ -361,7 +416,7 @@ def main(argv=None) -> int:
     if 2 in parts:
         for hidden in (tuple(args.hidden), tuple(args.wide_hidden)):
             for policy in args.policies.split(","):
-                reuse = find(name=f"1 shards jit={'on' if best_jit else 'off'}") \
+                reuse = find(input="shards", jit_compile=best_jit) \
                     if (policy == "float32" and hidden == tuple(args.hidden)) else None
                 if reuse:   # the same setting as part 1 (a): not trained twice
                     results.append({**reuse, "name": f"2 {policy} {'x'.join(map(str, hidden))}", "reused": reuse["name"]})
@@ -384,7 +439,7 @@ def main(argv=None) -> int:
             devices = [d.name for d in tf.config.list_logical_devices("CPU")]
         if len(devices) >= 2:
             strategy = tf.distribute.MirroredStrategy(devices=devices)
-            one = find(name=f"1 shards jit={'on' if best_jit else 'off'}")
+            one = find(input="shards", jit_compile=best_jit, policy="float32", hidden=list(args.hidden))
             if one is None:
                 one = bench.run(f"3 one device jit={'on' if best_jit else 'off'}", "shards", jit=best_jit)
                 results.append(one)
@@ -415,9 +470,19 @@ def main(argv=None) -> int:
             lines.append(f"| {r['name']} | {r['input']} | {'x'.join(map(str, r['hidden']))} | {r['policy']} | "
                          f"{'on' if r['jit_compile'] else 'off'} | {r.get('error') or r.get('skipped')} | | | | |")
     lines.append("")
-    for jit in ("off", "on"):
-        v = summary.get(f"shards_over_memory_jit_{jit}")
-        lines.append(f"shards / in-memory, jit {jit}: " + (f"{v:.3f} (goal >= 0.90)" if v is not None else "n/a"))
+    for a, b in [(a, b) for a in ("shards", "shards_restart") for b in ("memory", "memory_repeated")]:
+        for jit in ("off", "on"):
+            v = summary.get(f"{a}_over_{b}_jit_{jit}")
+            runs = summary.get(f"{a}_over_{b}_jit_{jit}_runs") or []
+            if v is None and (a, b) != ("shards", "memory"):
+                continue
+            lines.append(f"{a} / {b}, jit {jit}: " + (f"{v:.3f} (goal >= 0.90)" if v is not None else "n/a")
+                         + (f"; median of {len(runs)} alternating runs: {', '.join(f'{r:.3f}' for r in runs)}"
+                            if len(runs) > 1 else ""))
+    for source in ("shards", "memory"):
+        v = summary.get(f"feed_only_ex_per_s_{source}")
+        if v is not None:
+            lines.append(f"feed alone, no model ({source}): {v:,.0f} ex/s")
     for source in ("shards", "memory"):
         v = summary.get(f"jit_on_over_off_{source}")
         lines.append(f"jit on / off ({source}): " + (f"{v:.3f} -> jit {'on' if v > 1 else 'off'} faster"

@@ -44,6 +44,8 @@ class FitOptions:
     strategy: object = None          # a tf.distribute.Strategy; None -> default strategy
     jit_compile: bool | str = False
     steps_per_epoch: int | None = None
+    batches_per_epoch: int | None = None  # batches in one pass over train_ds, if known (about: a carve-out leaves
+                                          # +-1): fit then repeats train_ds and one iterator serves every epoch
     tree_data: TreeData | None = None  # needed when the ensemble has gbdt members
     data_shard: tuple | None = None    # multi-worker: (index, count) = train on the rows whose example key is
                                        # index mod count (None: train_ds already is this worker's part)
@@ -94,16 +96,27 @@ def fit_keras(model: keras.Model, train_ds, eval_ds, loss, options: FitOptions, 
         callbacks.append(keras.callbacks.CSVLogger(os.path.join(options.log_dir, f"{phase}.csv")))
         callbacks.append(keras.callbacks.TensorBoard(os.path.join(options.log_dir, phase), profile_batch=0,
                                                      write_graph=False))
+    train, steps = fit_input(train_ds, options)
     with warnings.catch_warnings():  # finite datasets of unknown length: Keras warns at the end of epoch 1
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        history = model.fit(train_ds, validation_data=eval_ds, epochs=epochs or options.epochs,
+        history = model.fit(train, validation_data=eval_ds, epochs=epochs or options.epochs,
                             callbacks=callbacks, verbose=keras_verbosity(options.verbose),
-                            steps_per_epoch=options.steps_per_epoch,
-                            shuffle=False)
+                            steps_per_epoch=steps, shuffle=False)
     out = {"phase": phase, "loss": [float(v) for v in history.history.get("loss", [])]}
     if "val_loss" in history.history:
         out["val_loss"] = [float(v) for v in history.history["val_loss"]]
     return out
+
+
+def fit_input(train_ds, options: FitOptions):
+    """``(dataset, steps_per_epoch)`` for ``model.fit``. With ``options.batches_per_epoch`` the finite ``train_ds``
+    is repeated and an epoch is that many steps, so Keras keeps ONE iterator for all epochs: otherwise it builds
+    a new one at each epoch, and training waits while the pipeline restarts (refills its shuffle buffer and
+    prefetch). Each pass over ``train_ds`` still reshuffles (seeded). Measured on an H100 (bagging K=16, XLA, 1M
+    Adult rows, ``benchmarks/gpu_training_benchmark.py``): see ensembles/README.md."""
+    if options.batches_per_epoch:
+        return train_ds.repeat(), options.steps_per_epoch or options.batches_per_epoch
+    return train_ds, options.steps_per_epoch
 
 
 def is_multi_worker(strategy) -> bool:

@@ -23,13 +23,6 @@ import numpy as np
 from tfpipe.ensembles.bootstrap import is_holdout
 
 
-def example_keys(serialized):
-    """The same key as ``make_dataset``'s ``example_key`` (one definition, so carve-outs and folds agree)."""
-    from tfpipe.features.dataset import example_key
-
-    return example_key(serialized)
-
-
 def available_splits(data_dir: str) -> list[str]:
     from tfpipe.features import artifacts
 
@@ -60,21 +53,23 @@ def split_filter(keys, mode: str | None, carve: dict | None):
     return hold if mode == "holdout" else tf.logical_not(hold)
 
 
+def carve_filter(mode: str | None, carve: dict | None):
+    """The ``keep`` argument of ``make_dataset`` / ``record_batches`` for a carve ``mode`` (None: every row)."""
+    if mode is None:
+        return None
+    return lambda keys: split_filter(keys, mode, carve)
+
+
 def serialized_dataset(data_dir: str, split: str, batch_size: int = 1024, carve: dict | None = None,
                        limit: int | None = None):
     """Batches of serialized tf.Example strings of ``split`` (eval/train carved per ``carve``)."""
     from tfpipe.features.dataset import record_batches
 
     read_split, mode = source_split(split, data_dir, carve)
-    ds = record_batches(data_dir, read_split, batch_size, deterministic=True)
-    if mode is None and not limit:
+    ds = record_batches(data_dir, read_split, batch_size, deterministic=True, keep=carve_filter(mode, carve))
+    if not limit:
         return ds
-    ds = ds.unbatch()
-    if mode is not None:
-        ds = ds.filter(lambda s: split_filter(example_keys(s[None]), mode, carve)[0])
-    if limit:
-        ds = ds.take(limit)
-    return ds.batch(batch_size)
+    return ds.unbatch().take(limit).batch(batch_size)
 
 
 def label_spec(meta: dict):

@@ -18,6 +18,7 @@ the SavedModel, published atomically: :mod:`tfpipe.train`):
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 
 from tfpipe.ensembles import registry
@@ -122,7 +123,8 @@ def has_gbdt(model) -> bool:
 
 
 def _carve(dataset, mode, carve):
-    """Keeps the train (``keep``) or eval (``holdout``) part of each batch by example-key hash."""
+    """Keeps the train (``keep``) or eval (``holdout``) part of each batch by example-key hash (batches shrink:
+    only for the gbdt members' feed; the Keras members' data is carved before batching, ``make_dataset(keep=)``)."""
     import tensorflow as tf
 
     from tfpipe.ensembles.records import split_filter
@@ -192,16 +194,16 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
     # trains on its rows (FitOptions.data_shard). Eval: the whole split, on every worker.
     read_part = role.count > 1 and ensemble == "bagging"
     # Later epochs from preprocessed tensors in memory when they fit (H100, K=16 bagging: see ensembles/README.md)
-    cache = auto_cache(compiled, records.split_rows(data_dir, "train") // (role.count if read_part else 1))
+    train_rows = records.split_rows(data_dir, "train") // (role.count if read_part else 1)
+    cache = auto_cache(compiled, train_rows)
+    # A carved eval set is chosen before batching (make_dataset's keep): full batches, one shape for XLA.
     train_ds = tff.make_dataset(data_dir, "train", compiled, max(1, batch_size // role.count) if read_part
                                 else batch_size, shuffle=True, seed=seed, cache=cache, label=label_spec,
-                                shard=(role.index, role.count) if read_part else None)
-    if carve:
-        eval_ds = _carve(tff.make_dataset(data_dir, "train", compiled, 2048, cache=True, label=label_spec),
-                         "holdout", carve)
-        train_ds = _carve(train_ds, "keep", carve)
-    else:
-        eval_ds = tff.make_dataset(data_dir, "eval", compiled, 2048, cache=True, label=label_spec)
+                                shard=(role.index, role.count) if read_part else None,
+                                keep=records.carve_filter("keep" if carve else None, carve))
+    eval_split, eval_mode = records.source_split("eval", data_dir, carve)
+    eval_ds = tff.make_dataset(data_dir, eval_split, compiled, 2048, cache=True, label=label_spec,
+                               keep=records.carve_filter(eval_mode, carve))
 
     # 3. precision + strategy + ensemble
     policy = resolve_precision(precision, widest_hidden=max(tuple(hidden) or (0,)))
@@ -209,7 +211,9 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
     options = FitOptions(epochs=epochs, learning_rate=learning_rate, patience=patience, verbose=verbose,
                          log_dir=log_dir, policy=policy, strategy=dist,
                          jit_compile=resolve_jit_compile(jit_compile, dist),
-                         data_shard=(role.index, role.count) if role.count > 1 and not read_part else None)
+                         data_shard=(role.index, role.count) if role.count > 1 and not read_part else None,
+                         batches_per_epoch=math.ceil(train_rows * (1 - carve["fraction"] if carve else 1)
+                                                     / batch_size) or None)
     with policy_scope(policy):
         with dist.scope():
             model = build_ensemble(ensemble, the_task, members, compiled.new_embedding_block, seed=seed,

@@ -1,8 +1,8 @@
 """The training/evaluation input pipeline over the shards of ``tfpipe preprocess``.
 
-shards (shuffled with the seed) → parallel interleave of ``TFRecordDataset`` (batched per shard when not
-shuffling) → cache → shuffle → repeat → batch → parallel map(``parse_example`` + label + preprocessor + example
-key) → prefetch.
+shards (shuffled with the seed) → parallel interleave of ``TFRecordDataset`` (blocks per shard; rows chosen by
+example key there: ``keep`` / a worker's part) → cache → shuffle → repeat → batch → parallel map(``parse_example``
++ label + preprocessor + example key) → prefetch. ``cache="preprocessed"`` caches after the map instead.
 
 Example (``adult``: a ``tfpipe preprocess`` output directory of Adult rows; label ``income``)::
 
@@ -16,7 +16,7 @@ Example (``adult``: a ``tfpipe preprocess`` output directory of Adult rows; labe
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import tensorflow as tf
 
@@ -29,6 +29,7 @@ from tfpipe.features.label import LabelSpec, fit_label
 EXAMPLE_KEY_BUCKETS = 2**62
 SHUFFLE_BLOCK = 32   # records that stay together when shuffling (consecutive in a shard, i.e. in input order)
 CHUNK_ROWS = 65536   # cache="preprocessed": rows preprocessed (and cached) together; shuffled within each epoch
+KeyFilter = Callable[[tf.Tensor], tf.Tensor]   # int64 example keys [N] -> bool mask [N] of the rows to read
 
 
 def example_key(serialized: tf.Tensor) -> tf.Tensor:
@@ -65,7 +66,7 @@ def _compiled(data_dir: str, features, label_spec) -> CompiledFeatures:
 def record_batches(data_dir: str, split: str, batch_size: int, shuffle: bool = False, repeat: bool = False,
                    seed: int | None = None, cache: bool | str = False, deterministic: bool = False,
                    shuffle_buffer: int = 10_000, drop_remainder: bool = False,
-                   shard: tuple[int, int] | None = None) -> tf.data.Dataset:
+                   shard: tuple[int, int] | None = None, keep: KeyFilter | None = None) -> tf.data.Dataset:
     """Batches of serialized ``tf.Example`` strings of a split: the one reader of the shards (training, evaluation
     and prediction all read through it). The arguments mean what they mean for :func:`make_dataset`.
 
@@ -73,6 +74,10 @@ def record_batches(data_dir: str, split: str, batch_size: int, shuffle: bool = F
 
         >>> [int(batch.shape[0]) for batch in record_batches(adult, "test", 400)]
         [400, 400, 200]
+        >>> odd = lambda keys: keys % 2 == 1                  # rows chosen before batching: batches stay full
+        >>> sizes = [int(batch.shape[0]) for batch in record_batches(adult, "test", 200, keep=odd)]
+        >>> set(sizes[:-1]), 0 < sizes[-1] <= 200, 400 < sum(sizes) < 600
+        ({200}, True, True)
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
@@ -80,7 +85,7 @@ def record_batches(data_dir: str, split: str, batch_size: int, shuffle: bool = F
     paths = artifacts.shard_paths(data_dir, split)
     compression = artifacts.compression_type(data_dir)
     autotune = tf.data.AUTOTUNE
-    by_key = None
+    filters = [] if keep is None else [keep]
     if shard is not None:
         index, count = shard
         if not 0 <= index < count:
@@ -88,7 +93,14 @@ def record_batches(data_dir: str, split: str, batch_size: int, shuffle: bool = F
         if len(paths) >= count:
             paths = paths[index::count]
         elif count > 1:
-            by_key = (index, count)
+            filters.append(lambda keys: tf.equal(keys % count, index))
+
+    def chosen(records):
+        keys = example_key(records)
+        mask = filters[0](keys)
+        for more in filters[1:]:
+            mask = tf.logical_and(mask, more(keys))
+        return tf.boolean_mask(records, mask)
 
     files = tf.data.Dataset.from_tensor_slices(paths)
     if shuffle and len(paths) > 1:
@@ -96,12 +108,11 @@ def record_batches(data_dir: str, split: str, batch_size: int, shuffle: bool = F
 
     def read(path):
         records = tf.data.TFRecordDataset(path, compression_type=compression, buffer_size=1 << 20)
-        if by_key is not None:
-            records = records.filter(lambda record: tf.equal(example_key(record) % by_key[1], by_key[0]))
         # Batch inside each shard: blocks of SHUFFLE_BLOCK records when shuffling, whole batches otherwise; no
         # per-record step after this one (tf.data costs ~2 us per element: per-record shuffling capped the feed
-        # at ~0.4 M ex/s on 16 cores, 60% of what an H100 trains at).
-        return records.batch(SHUFFLE_BLOCK if shuffle else batch_size)
+        # at ~0.4 M ex/s on 16 cores, 60% of what an H100 trains at). Filters drop rows inside the blocks.
+        blocks = records.batch(SHUFFLE_BLOCK if shuffle else batch_size)
+        return blocks.map(chosen) if filters else blocks
 
     elements = files.interleave(read, cycle_length=max(1, min(len(paths), 4)), block_length=1,
                                 num_parallel_calls=autotune, deterministic=deterministic)
@@ -111,10 +122,8 @@ def record_batches(data_dir: str, split: str, batch_size: int, shuffle: bool = F
         elements = elements.shuffle(max(1, shuffle_buffer // SHUFFLE_BLOCK), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         elements = elements.repeat()
-    if shuffle:
+    if shuffle or drop_remainder or filters:   # filtered blocks are rejoined into full batches
         batches = elements.rebatch(batch_size, drop_remainder=drop_remainder)
-    elif drop_remainder:
-        batches = elements.rebatch(batch_size, drop_remainder=True)
     else:
         batches = elements  # the last batch of each shard may be smaller
     return batches
@@ -124,7 +133,7 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
                  shuffle: bool = False, repeat: bool = False, seed: int | None = None,
                  cache: bool | str = False, deterministic: bool = False, label="auto",
                  shuffle_buffer: int = 10_000, drop_remainder: bool = False, blocks: str = "all",
-                 shard: tuple[int, int] | None = None) -> tf.data.Dataset:
+                 shard: tuple[int, int] | None = None, keep: KeyFilter | None = None) -> tf.data.Dataset:
     """Batches ``(inputs, label)`` of a split (``inputs`` only when ``label=None``).
 
     ``inputs`` = the preprocessor output (``dense``, ``wide``, ``embedding_ids``) + ``example_key`` int64 [B].
@@ -143,7 +152,10 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
     ``shard=(index, count)``: only this reader's part of the split, for one of ``count`` data-parallel workers —
     every ``count``-th shard file when there are at least ``count`` files, otherwise the examples whose key is
     ``index`` modulo ``count`` (every worker reads the files then, and keeps its own rows). The parts are
-    disjoint and cover the split.
+    disjoint and cover the split. ``keep``: a function of the int64 example keys ``[N]`` returning a bool mask
+    ``[N]``: only the rows it keeps are read (e.g. a hash carve-out of an eval set). Both choose rows *before*
+    batching, so every batch but the last is full: a batch size that changes from step to step would make XLA
+    (``jit_compile``) compile the training step again for each new size (measured: 10x slower training).
 
     Example::
 
@@ -158,11 +170,11 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
     compiled = _compiled(data_dir, features, label_spec)
     deterministic = bool(deterministic or seed is not None)
     if cache == "preprocessed":
-        batches = record_batches(data_dir, split, CHUNK_ROWS, deterministic=True, shard=shard)
+        batches = record_batches(data_dir, split, CHUNK_ROWS, deterministic=True, shard=shard, keep=keep)
     else:
         batches = record_batches(data_dir, split, batch_size, shuffle=shuffle, repeat=repeat, seed=seed,
                                  cache=cache, deterministic=deterministic, shuffle_buffer=shuffle_buffer,
-                                 drop_remainder=drop_remainder, shard=shard)
+                                 drop_remainder=drop_remainder, shard=shard, keep=keep)
     spec = dict(compiled.parse_spec)
     if label_spec is not None:
         spec.update(label_spec.parse_spec())

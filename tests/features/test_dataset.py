@@ -79,3 +79,22 @@ def test_worker_parts_are_disjoint_and_cover_the_split(tiny_dir):
         assert all(len(part) > len(whole) / count / 2 for part in parts)
         if len(tff.artifacts.shard_paths(tiny_dir, "train")) < count:
             assert all((part % count == i).all() for i, part in enumerate(parts))
+
+
+def test_keep_chooses_rows_before_batching(tiny_dir):
+    """keep=: exactly the rows the key filter keeps, in full batches (a batch size that changes from step to step
+    makes XLA compile the training step again for every new size), on every feed (records, preprocessed cache)."""
+    compiled = tff.compile_features(tff.fit(_defs(), tiny_dir))
+    whole = _keys(tff.make_dataset(tiny_dir, "train", compiled, 64))
+    expected = sorted(k for k in whole.tolist() if k % 3 != 0)
+    keep = lambda keys: keys % 3 != 0   # noqa: E731
+    for kwargs in ({}, {"shuffle": True, "seed": 4}, {"shuffle": True, "seed": 4, "cache": "preprocessed"},
+                   {"shard": (1, 3)}):
+        batches = list(tff.make_dataset(tiny_dir, "train", compiled, 50, keep=keep, **kwargs))
+        sizes = [int(y.shape[0]) for _, y in batches]
+        keys = _keys(batches)
+        assert set(sizes[:-1]) == {50} and 0 < sizes[-1] <= 50, (kwargs, sizes)
+        if "shard" in kwargs:
+            assert set(keys.tolist()) <= set(expected) and len(keys) > 0
+        else:
+            assert sorted(keys.tolist()) == expected, kwargs
