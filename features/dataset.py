@@ -122,10 +122,12 @@ def record_batches(data_dir: str, split: str, batch_size: int, shuffle: bool = F
         elements = elements.shuffle(max(1, shuffle_buffer // SHUFFLE_BLOCK), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         elements = elements.repeat()
-    if shuffle or drop_remainder or filters:   # filtered blocks are rejoined into full batches
+    if shuffle or drop_remainder or filters or len(paths) > 1:
+        # Full batches: a shard's (or a filter's) short last batch in the middle would be one more batch shape
+        # for XLA to compile (jit_compile compiles the train / eval step once per shape).
         batches = elements.rebatch(batch_size, drop_remainder=drop_remainder)
     else:
-        batches = elements  # the last batch of each shard may be smaller
+        batches = elements
     return batches
 
 
@@ -145,10 +147,9 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
     records, so that later epochs only shuffle and batch tensors (the fastest feed; costs about 4 bytes per
     preprocessed float per row of RAM, see :func:`preprocessed_bytes`). With ``shuffle`` it shuffles the chunks'
     order and the rows inside each chunk every epoch (seeded, stateless: the same seed gives the same batches).
-    ``deterministic`` (implied by ``seed``) fixes the order.
-    Without ``shuffle`` each shard is batched on its own, so the last batch of every shard may be smaller
-    (``drop_remainder=True`` rebatches to exactly ``batch_size``). ``blocks="tree"`` computes only the ``tree``
-    block (raw numbers and category ids for gradient-boosted trees) and the example key: a cheaper feed.
+    ``deterministic`` (implied by ``seed``) fixes the order. Every batch but the last has ``batch_size`` rows
+    (``drop_remainder=True``: the last too, or it is dropped). ``blocks="tree"`` computes only the ``tree`` block
+    (raw numbers and category ids for gradient-boosted trees) and the example key: a cheaper feed.
     ``shard=(index, count)``: only this reader's part of the split, for one of ``count`` data-parallel workers —
     every ``count``-th shard file when there are at least ``count`` files, otherwise the examples whose key is
     ``index`` modulo ``count`` (every worker reads the files then, and keeps its own rows). The parts are
