@@ -77,3 +77,28 @@ def test_jit_compile_auto_is_off_on_cpu_and_explicit_values_pass_through():
     assert resolve_jit_compile("on") is True and resolve_jit_compile(False) is False
     with pytest.raises(ValueError, match="auto, on or off"):
         resolve_jit_compile("sometimes")
+
+
+def test_jit_compile_on_is_refused_under_mirrored_with_several_replicas():
+    """XLA cannot compile Keras's step under MirroredStrategy (2 logical CPUs here): a clear error instead of
+    TensorFlow's, and ``auto`` stays off there."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from tfpipe.ensembles.distribute import make_strategy, resolve_jit_compile
+        strategy = make_strategy("mirrored")
+        assert strategy.num_replicas_in_sync == 2
+        assert resolve_jit_compile("auto", strategy) is False and resolve_jit_compile("off", strategy) is False
+        try:
+            resolve_jit_compile("on", strategy)
+        except ValueError as error:
+            print("refused:", error)
+        """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "refused: jit_compile=on does not work under MirroredStrategy with 2 replicas" in done.stdout
