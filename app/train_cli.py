@@ -67,7 +67,8 @@ def register(subparsers) -> None:
          help="fraction of train carved out (by key hash) as eval when the data has no eval split")
     flag("--patience", type=int, help="early stopping patience (epochs) on the eval loss")
     flag("--jit-compile", nargs="?", const="on", choices=("auto", "on", "off"),
-         help="compile train steps with XLA; auto: on with one GPU, off on CPU")
+         help="compile train steps with XLA; auto: on with one GPU for fits of >= 6000 steps (batches x "
+              "epochs: XLA's compile time pays off from there), off on CPU")
     flag("--gbdt-param", action="append", metavar="KEY=VALUE",
          help="XGBoost parameter for gbdt members (repeatable), e.g. --gbdt-param max_depth=8")
     flag("--lgbm-param", action="append", metavar="KEY=VALUE",

@@ -406,6 +406,16 @@ def main(argv=None) -> int:
                            and r["name"].startswith("1 ") and "ex_per_s" in r] for jit in (False, True)}
             if rates[False] and rates[True]:
                 summary[f"jit_on_over_off_{source}"] = st.median(rates[True]) / st.median(rates[False])
+        # End to end, XLA first pays its compiles: the steps after which it is ahead (cf. distribute.XLA_MIN_STEPS)
+        runs = {jit: [r for r in results if r.get("input") == "shards" and r.get("jit_compile") == jit
+                      and "epoch_seconds" in r and len(r["epoch_seconds"]) > 1] for jit in (False, True)}
+        if runs[False] and runs[True]:
+            steps = -(-bench.rows_per_epoch // args.batch_size)
+            first = {jit: st.median(r["epoch_seconds"][0] for r in runs[jit]) for jit in runs}
+            step = {jit: st.median(sum(r["epoch_seconds"][1:]) / (len(r["epoch_seconds"]) - 1) / steps
+                                   for r in runs[jit]) for jit in runs}
+            if step[False] > step[True]:
+                summary["xla_break_even_steps"] = (first[True] - first[False]) / (step[False] - step[True])
     if args.precision_jit == "auto":
         best_jit = summary.get("jit_on_over_off_shards", 0.0) > 1.0
     else:
@@ -494,6 +504,9 @@ def main(argv=None) -> int:
         v = summary.get(f"jit_on_over_off_{source}")
         lines.append(f"jit on / off ({source}): " + (f"{v:.3f} -> jit {'on' if v > 1 else 'off'} faster"
                                                     if v is not None else "n/a"))
+    if summary.get("xla_break_even_steps") is not None:
+        lines.append(f"XLA end to end (shards): its compiles are paid back after "
+                     f"{summary['xla_break_even_steps']:,.0f} steps of batch {args.batch_size}")
     lines.append(f"parts 2/3 ran with jit {'on' if best_jit else 'off'}")
     for hidden in (tuple(args.hidden), tuple(args.wide_hidden)):
         h = "x".join(map(str, hidden))

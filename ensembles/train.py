@@ -208,12 +208,13 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
     # 3. precision + strategy + ensemble
     policy = resolve_precision(precision, widest_hidden=max(tuple(hidden) or (0,)))
     log_dir = os.path.join(output_dir, "logs")
+    batches_per_epoch = math.ceil(train_rows * (1 - carve["fraction"] if carve else 1) / batch_size) or None
     options = FitOptions(epochs=epochs, learning_rate=learning_rate, patience=patience, verbose=verbose,
                          log_dir=log_dir, policy=policy, strategy=dist,
-                         jit_compile=resolve_jit_compile(jit_compile, dist),
+                         jit_compile=resolve_jit_compile(jit_compile, dist,
+                                                         steps=(batches_per_epoch or 0) * epochs),
                          data_shard=(role.index, role.count) if role.count > 1 and not read_part else None,
-                         batches_per_epoch=math.ceil(train_rows * (1 - carve["fraction"] if carve else 1)
-                                                     / batch_size) or None)
+                         batches_per_epoch=batches_per_epoch)
     with policy_scope(policy):
         with dist.scope():
             model = build_ensemble(ensemble, the_task, members, compiled.new_embedding_block, seed=seed,
