@@ -197,9 +197,9 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
     train_rows = records.split_rows(data_dir, "train") // (role.count if read_part else 1)
     cache = auto_cache(compiled, train_rows)
     # A carved eval set is chosen before batching (make_dataset's keep): full batches, one shape for XLA.
-    train_ds = tff.make_dataset(data_dir, "train", compiled, max(1, batch_size // role.count) if read_part
-                                else batch_size, shuffle=True, seed=seed, cache=cache, label=label_spec,
-                                shard=(role.index, role.count) if read_part else None,
+    read_batch = max(1, batch_size // role.count) if read_part else batch_size
+    train_ds = tff.make_dataset(data_dir, "train", compiled, read_batch, shuffle=True, seed=seed, cache=cache,
+                                label=label_spec, shard=(role.index, role.count) if read_part else None,
                                 keep=records.carve_filter("keep" if carve else None, carve))
     eval_split, eval_mode = records.source_split("eval", data_dir, carve)
     eval_ds = tff.make_dataset(data_dir, eval_split, compiled, 2048, cache=True, label=label_spec,
@@ -208,7 +208,7 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
     # 3. precision + strategy + ensemble
     policy = resolve_precision(precision, widest_hidden=max(tuple(hidden) or (0,)))
     log_dir = os.path.join(output_dir, "logs")
-    batches_per_epoch = math.ceil(train_rows * (1 - carve["fraction"] if carve else 1) / batch_size) or None
+    batches_per_epoch = math.ceil(train_rows * (1 - carve["fraction"] if carve else 1) / read_batch) or None
     options = FitOptions(epochs=epochs, learning_rate=learning_rate, patience=patience, verbose=verbose,
                          log_dir=log_dir, policy=policy, strategy=dist,
                          jit_compile=resolve_jit_compile(jit_compile, dist,
