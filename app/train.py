@@ -85,6 +85,7 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     :class:`TrainResult`; see :mod:`tfpipe.ensembles.train` for the training steps and ``ensembles/README.md`` for
     the options.
     """
+    import inspect
     import shutil
     import tempfile
 
@@ -98,8 +99,6 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
 
     start = time.time()
     registry.get(ensemble)          # a clear error for an unknown name, before any work
-    import inspect
-
     defaults = {name: p.default for name, p in inspect.signature(train_ensemble).parameters.items()}
     check_applicable(ensemble, member_kind, dict(
         feature_fraction=feature_fraction, bootstrap=bootstrap, folds=folds, boosting=boosting, shrinkage=shrinkage,
@@ -112,10 +111,11 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     gbdt_config = GBDTConfig(num_boost_round=gbdt_rounds, early_stopping_rounds=gbdt_early_stopping,
                              params=parse_gbdt_params(gbdt_params), device=gbdt_device,
                              lgbm_params=parse_gbdt_params(lgbm_params))
-    label = label or artifacts.load_manifest(data_dir).get("label")
+    manifest = artifacts.load_manifest(data_dir)
+    label = label or manifest.get("label")
     if not label:
         raise ValueError("no --label given and the manifest names none")
-    rows = artifacts.load_manifest(data_dir).get("rows_written", {})
+    rows = manifest.get("rows_written", {})
     if not rows.get("train"):
         raise ValueError(f"{data_dir} has no rows in its train split (rows written: {rows}); nothing to train on")
     if role.is_chief:

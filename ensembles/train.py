@@ -211,8 +211,8 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
     batches_per_epoch = math.ceil(train_rows * (1 - carve["fraction"] if carve else 1) / read_batch) or None
     options = FitOptions(epochs=epochs, learning_rate=learning_rate, patience=patience, verbose=verbose,
                          log_dir=log_dir, policy=policy, strategy=dist,
-                         jit_compile=resolve_jit_compile(jit_compile, dist,
-                                                         steps=(batches_per_epoch or 0) * epochs),
+                         jit_compile=resolve_jit_compile(jit_compile, dist, steps=batches_per_epoch and
+                                                         batches_per_epoch * epochs),
                          data_shard=(role.index, role.count) if role.count > 1 and not read_part else None,
                          batches_per_epoch=batches_per_epoch)
     with policy_scope(policy):

@@ -85,22 +85,22 @@ def record_batches(data_dir: str, split: str, batch_size: int, shuffle: bool = F
     paths = artifacts.shard_paths(data_dir, split)
     compression = artifacts.compression_type(data_dir)
     autotune = tf.data.AUTOTUNE
-    filters = [] if keep is None else [keep]
     if shard is not None:
         index, count = shard
         if not 0 <= index < count:
             raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard}")
         if len(paths) >= count:
             paths = paths[index::count]
-        elif count > 1:
-            filters.append(lambda keys: tf.equal(keys % count, index))
+        elif count > 1:   # this worker's rows by key (and of those, what ``keep`` keeps)
+            given = keep
+
+            def part(keys):
+                return tf.equal(keys % count, index)
+
+            keep = part if given is None else (lambda keys: tf.logical_and(part(keys), given(keys)))
 
     def chosen(records):
-        keys = example_key(records)
-        mask = filters[0](keys)
-        for more in filters[1:]:
-            mask = tf.logical_and(mask, more(keys))
-        return tf.boolean_mask(records, mask)
+        return tf.boolean_mask(records, keep(example_key(records)))
 
     files = tf.data.Dataset.from_tensor_slices(paths)
     if shuffle and len(paths) > 1:
@@ -112,7 +112,7 @@ def record_batches(data_dir: str, split: str, batch_size: int, shuffle: bool = F
         # per-record step after this one (tf.data costs ~2 us per element: per-record shuffling capped the feed
         # at ~0.4 M ex/s on 16 cores, 60% of what an H100 trains at). Filters drop rows inside the blocks.
         blocks = records.batch(SHUFFLE_BLOCK if shuffle else batch_size)
-        return blocks.map(chosen) if filters else blocks
+        return blocks if keep is None else blocks.map(chosen)
 
     elements = files.interleave(read, cycle_length=max(1, min(len(paths), 4)), block_length=1,
                                 num_parallel_calls=autotune, deterministic=deterministic)
@@ -122,7 +122,7 @@ def record_batches(data_dir: str, split: str, batch_size: int, shuffle: bool = F
         elements = elements.shuffle(max(1, shuffle_buffer // SHUFFLE_BLOCK), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         elements = elements.repeat()
-    if shuffle or drop_remainder or filters or len(paths) > 1:
+    if shuffle or drop_remainder or keep is not None or len(paths) > 1:
         # Full batches: a shard's (or a filter's) short last batch in the middle would be one more batch shape
         # for XLA to compile (jit_compile compiles the train / eval step once per shape).
         batches = elements.rebatch(batch_size, drop_remainder=drop_remainder)
