@@ -39,9 +39,10 @@ def register(subparsers) -> None:
 
     parser = subparsers.add_parser("demo", help="run the pipeline end to end on the bundled UCI Adult data")
     parser.add_argument("--workdir", default="tfpipe-demo", help="where the demo writes (default ./tfpipe-demo)")
-    parser.add_argument("--ensemble", default="stacking", choices=registry.names())
-    parser.add_argument("--members", type=int, default=4,
-                        help="stacking: gbdt, lgbm, wide_deep, dnn base members (the default kinds cycle)")
+    parser.add_argument("--ensemble", default=registry.DEFAULT, choices=registry.names(),
+                        help=f"default {registry.DEFAULT} (tfpipe train's default)")
+    parser.add_argument("--members", type=int, default=0,
+                        help="members (default: the ensemble's own, one per member kind for selection)")
     parser.add_argument("--folds", type=int, default=3, help="stacking: K-fold by example key")
     parser.add_argument("--epochs", type=int, default=5)
     parser.set_defaults(handler=run)
@@ -71,7 +72,8 @@ def run(args) -> int:
         config.train.folds = args.folds
     else:
         config.train.ClearField("folds")
-    print(f"== 1-2/4 tfpipe run {example_config_path()} ({args.ensemble} of {args.members} members, "
+    members = f"{args.members} members" if args.members else "its default members"
+    print(f"== 1-2/4 tfpipe run {example_config_path()} ({args.ensemble} of {members}, "
           f"{args.epochs} epochs) -> {args.workdir}", flush=True)
     out = run_pipeline(config, args.workdir, overwrite=True)
     data_dir, result, manifest = out["data"], out["result"], out["manifest"]

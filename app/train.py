@@ -59,8 +59,8 @@ def _importance(serve_fn, data_dir: str, metadata: dict, task_kind: str, columns
             "columns": found}
 
 
-def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ensemble: str = "bagging",
-                   members: int = 8, epochs: int = 5, batch_size: int = 256, precision: str = "auto",
+def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ensemble: str = "selection",
+                   members: int | None = None, epochs: int = 5, batch_size: int = 256, precision: str = "auto",
                    strategy: str = "auto", seed: int = 0, features_config: str | None = None, *,
                    task: str | None = None, member_kind: str | None = None, hidden=(64, 32),
                    feature_fraction: float = 1.0, folds: int = 5, boosting: str = "gradient",
@@ -69,19 +69,26 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
                    metric_splits: tuple | None = None, jit_compile: bool | str = "auto",
                    strategy_devices: list | None = None, gbdt_params=(), gbdt_rounds: int = 2000,
                    gbdt_early_stopping: int = 50, gbdt_device: str = "auto", bootstrap: bool = True,
-                   overwrite: bool = False, lgbm_params=(), estimator_signatures: bool = True) -> TrainResult:
+                   overwrite: bool = False, lgbm_params=(), estimator_signatures: bool = True,
+                   time_limit: float | None = None, cache_budget=None) -> TrainResult:
     """Trains an ensemble on a preprocessed DIR and writes ``output_dir/{saved_model,metrics.json,report.html}``.
 
     The model is built in a temporary sibling and moved into place at the end (a crash or ``kill -9`` leaves no
     half-written ``output_dir``); an existing ``output_dir`` is replaced only with ``overwrite`` and only when it is
     a previous ``tfpipe train`` output (its ``model.json``), see :mod:`tfpipe.pipelines.publish`.
 
-    ``label`` defaults to the manifest label. ``members`` is K for bagging, the number of stages for boosting
-    and the number of base members for stacking; ``member_kind`` a kind or comma list the members cycle
+    ``label`` defaults to the manifest label. ``ensemble`` (default ``selection``, see
+    :mod:`tfpipe.ensembles.selection`) is one of :mod:`tfpipe.ensembles.registry`. ``members`` is K for bagging,
+    the number of stages for boosting, the number of base members for stacking and of members for selection
+    (None: 8, for selection one per member kind); ``member_kind`` a kind or comma list the members cycle
     through (``gbdt`` = XGBoost and ``lgbm`` = LightGBM trees compiled to TF ops; ``gbdt_params`` /
     ``lgbm_params`` are ``KEY=VALUE`` parameters of each library, ``gbdt_rounds`` / ``gbdt_early_stopping`` the
     rounds and patience of both, ``gbdt_device`` auto|cpu|cuda for XGBoost). ``report``, ``metric_splits`` and
-    ``estimator_signatures`` are the export's settings (``ExportConfig``). Returns a
+    ``estimator_signatures`` are the export's settings (``ExportConfig``). ``time_limit`` (seconds, from the
+    start of the call): training stops adding members and stops the member in training so that the run ends
+    near it with a valid, exported model; 15% of it is kept for the export and the metrics. ``cache_budget``
+    (bytes, or ``"4G"``-style; default a quarter of the RAM) bounds all of training's in-memory data caches
+    together; what does not fit streams from the shards (:func:`tfpipe.ensembles.train.plan_caches`). Returns a
     :class:`TrainResult`; see :mod:`tfpipe.ensembles.train` for the training steps and ``ensembles/README.md`` for
     the options.
     """
@@ -94,11 +101,15 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     from tfpipe.ensembles.distribute import WorkerRole, make_strategy, worker_role
     from tfpipe.ensembles.gbdt import GBDTConfig, parse_gbdt_params
     from tfpipe.features import artifacts
-    from tfpipe.ensembles.train import check_applicable, fit_ensemble_model
+    from tfpipe.ensembles.train import check_applicable, fit_ensemble_model, parse_bytes
+    from tfpipe.ensembles.stages import StageLog
     from tfpipe.pipelines import publish
 
     start = time.time()
     registry.get(ensemble)          # a clear error for an unknown name, before any work
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit must be > 0 seconds, got {time_limit!r}")
+    deadline = None if time_limit is None else time.monotonic() + 0.85 * float(time_limit)
     defaults = {name: p.default for name, p in inspect.signature(train_ensemble).parameters.items()}
     check_applicable(ensemble, member_kind, dict(
         feature_fraction=feature_fraction, bootstrap=bootstrap, folds=folds, boosting=boosting, shrinkage=shrinkage,
@@ -124,16 +135,18 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     else:   # another worker: the same steps (collective ops need every worker), into a folder deleted at the end
         final_dir = work_dir = tempfile.mkdtemp(prefix=f"tfpipe-worker-{role.index}-")
     try:
-        fitted = fit_ensemble_model(
+        stages = StageLog(log=None if verbose == 0 else print)   # verbose=0: recorded in metrics.json only
+        fitted = fit_ensemble_model(stages=stages, 
             output_dir=work_dir, data_dir=data_dir, label=label, dist=dist, role=role, ensemble=ensemble,
             members=members, epochs=epochs, batch_size=batch_size, precision=precision, seed=seed,
             features_config=features_config, task=task, member_kind=member_kind, hidden=hidden,
             feature_fraction=feature_fraction, folds=folds, boosting=boosting, shrinkage=shrinkage,
             corrective=corrective, learning_rate=learning_rate, eval_fraction=eval_fraction, patience=patience,
             verbose=verbose, jit_compile=jit_compile, gbdt_config=gbdt_config, gbdt_rounds=gbdt_rounds,
-            gbdt_early_stopping=gbdt_early_stopping, bootstrap=bootstrap)
+            gbdt_early_stopping=gbdt_early_stopping, bootstrap=bootstrap, deadline=deadline,
+            cache_budget=None if cache_budget is None else parse_bytes(cache_budget))
         result = _export_and_measure(fitted, data_dir, work_dir, final_dir, report, metric_splits,
-                                     estimator_signatures, start)
+                                     estimator_signatures, start, stages)
         if not role.is_chief:   # it wrote nothing that stays
             shutil.rmtree(work_dir, ignore_errors=True)
             return dataclasses.replace(result, output_dir=None, saved_model_dir=None, metrics_path=None,
@@ -149,38 +162,44 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
 
 
 def _export_and_measure(fitted, data_dir: str, output_dir: str, final_dir: str, report: bool, metric_splits,
-                        estimator_signatures: bool, start: float) -> TrainResult:
+                        estimator_signatures: bool, start: float, stages) -> TrainResult:
     """Exports the SavedModel into ``output_dir`` (the work dir that becomes ``final_dir``), then the metrics of
     every split through the exported serving function, permutation importance and the report; the paths in the
     result are the final ones."""
     from tfpipe.ensembles import records
     from tfpipe.ensembles.metrics import ensemble_metrics, format_metrics
+    from tfpipe.ensembles.stages import stage
     from tfpipe.serving.export import export_saved_model, make_serving_function
 
     model, compiled, metadata, history = fitted.model, fitted.compiled, fitted.metadata, fitted.history
     the_task, splits = fitted.task, fitted.splits
-    serve_fn = make_serving_function(model, compiled.parse_spec, compiled.preprocessor)
-    saved_model_dir = export_saved_model(model, compiled.parse_spec, compiled.preprocessor,
-                                         os.path.join(output_dir, "saved_model"), metadata, serve_fn=serve_fn,
-                                         estimator_signatures=estimator_signatures)
+    with stage(stages, "export"):
+        serve_fn = make_serving_function(model, compiled.parse_spec, compiled.preprocessor)
+        saved_model_dir = export_saved_model(model, compiled.parse_spec, compiled.preprocessor,
+                                             os.path.join(output_dir, "saved_model"), metadata, serve_fn=serve_fn,
+                                             estimator_signatures=estimator_signatures)
     metric_splits = metric_splits or tuple(["train", "eval"] + [s for s in splits if s not in ("train", "eval")])
     metrics, predictions = {}, {}
     for split in metric_splits:
-        out = records.predict_split(serve_fn, data_dir, split, metadata)
-        metrics[split] = ensemble_metrics(the_task.kind, out["labels"], out["predictions"],
-                                          out["member_predictions"], metadata["member_names"])
-        predictions[split] = {"labels": out["labels"], "predictions": out["predictions"]}
-    importance = _importance(serve_fn, data_dir, metadata, the_task.kind, list(compiled.parse_spec)) if report \
-        else None
+        with stage(stages, f"metrics {split}"):
+            out = records.predict_split(serve_fn, data_dir, split, metadata)
+            metrics[split] = ensemble_metrics(the_task.kind, out["labels"], out["predictions"],
+                                              out["member_predictions"], metadata["member_names"])
+            predictions[split] = {"labels": out["labels"], "predictions": out["predictions"]}
+    importance = None
+    if report:
+        with stage(stages, "permutation importance"):
+            importance = _importance(serve_fn, data_dir, metadata, the_task.kind, list(compiled.parse_spec))
     metrics_path = os.path.join(output_dir, "metrics.json")
     records.write_json(metrics_path, {"metadata": metadata, "splits": metrics, "history": history,
-                                      "permutation_importance": importance})
+                                      "permutation_importance": importance, "stages": stages.records})
     print(format_metrics(metrics), flush=True)
     report_path = None
     if report:
         from tfpipe.ensembles.report import write_report
 
-        report_path = write_report(output_dir, metrics, history, metadata, predictions, importance)
+        with stage(stages, "report"):
+            report_path = write_report(output_dir, metrics, history, metadata, predictions, importance)
     final = lambda path: None if path is None else os.path.join(final_dir, os.path.relpath(path, output_dir))  # noqa: E731
     return TrainResult(final_dir, final(saved_model_dir), final(metrics_path), final(report_path), metrics, history,
                        metadata, ensemble=model, serve_fn=serve_fn, seconds=time.time() - start)

@@ -41,7 +41,14 @@ def register(subparsers) -> None:
     flag("--ensemble", choices=registry.names(),
          help="; ".join(f"{name}: {registry.get(name).summary}" for name in registry.names()))
     flag("--members", type=int,
-         help="bagging: K members; boosting: stages; stacking: base members (linear, dnn, wide_deep, ...)")
+         help="bagging: K members; boosting: stages; stacking: base members; selection: members (None: 8; "
+              "selection: one per member kind)")
+    flag("--time-limit", type=float, metavar="SECONDS",
+         help="stop adding members (and stop the one in training) so that the run ends near this many seconds "
+              "with a valid, exported model")
+    flag("--cache-budget", metavar="BYTES",
+         help="memory for all of training's data caches together, e.g. 4G, 512M; 0 streams every epoch from the "
+              "shards (None: a quarter of the RAM)")
     flag("--epochs", type=int)
     flag("--batch-size", type=int)
     flag("--precision", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),

@@ -137,12 +137,14 @@ class Bench:
 
     def shards_dataset(self):
         """``train_ensemble``'s training input: make_dataset(shuffle, seed, cache) with ``--feed-cache``: ``auto``
-        (what train_ensemble picks: the preprocessed tensors when they fit in a quarter of the RAM), ``records``
+        (what train_ensemble picks: the preprocessed tensors when they fit in a quarter of the RAM, else the records
+        when they fit, else streamed), ``records``
         (the serialized records, preprocessed every epoch) or ``preprocessed``."""
-        from tfpipe.features.dataset import auto_cache
+        from tfpipe.features.dataset import choose_cache, default_cache_budget, split_record_bytes
 
-        cache = {"records": True, "preprocessed": "preprocessed"}.get(self.args.feed_cache) or auto_cache(
-            self.compiled, self.rows_per_epoch or self.args.rows)
+        cache = {"records": True, "preprocessed": "preprocessed"}.get(self.args.feed_cache) or choose_cache(
+            self.compiled, self.rows_per_epoch or self.args.rows, split_record_bytes(self.data_dir, "train"),
+            default_cache_budget())
         return self.tff.make_dataset(self.data_dir, "train", self.compiled, self.args.batch_size, shuffle=True,
                                      seed=self.args.seed, cache=cache, label=self.label_spec)
 

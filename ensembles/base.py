@@ -47,6 +47,9 @@ class FitOptions:
     batches_per_epoch: int | None = None  # batches in one pass over train_ds, if known (about: a carve-out leaves
                                           # +-1): fit then repeats train_ds and one iterator serves every epoch
     tree_data: TreeData | None = None  # needed when the ensemble has gbdt members
+    stages: object = None              # a tfpipe.ensembles.stages.StageLog: time and peak RSS of each step
+    deadline: float | None = None      # time.monotonic() at which training stops (--time-limit): Keras fits end
+                                       # after the batch in which it passes, with the best weights so far
     data_shard: tuple | None = None    # multi-worker: (index, count) = train on the rows whose example key is
                                        # index mod count (None: train_ds already is this worker's part)
 
@@ -91,6 +94,8 @@ def fit_keras(model: keras.Model, train_ds, eval_ds, loss, options: FitOptions, 
     if eval_ds is not None and options.patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience,
                                                        restore_best_weights=True))
+    if options.deadline is not None:
+        callbacks.append(StopAt(options.deadline))
     if options.log_dir:
         os.makedirs(options.log_dir, exist_ok=True)
         callbacks.append(keras.callbacks.CSVLogger(os.path.join(options.log_dir, f"{phase}.csv")))
@@ -106,6 +111,21 @@ def fit_keras(model: keras.Model, train_ds, eval_ds, loss, options: FitOptions, 
     if "val_loss" in history.history:
         out["val_loss"] = [float(v) for v in history.history["val_loss"]]
     return out
+
+
+class StopAt(keras.callbacks.Callback):
+    """Stops ``model.fit`` after the batch during which ``deadline`` (``time.monotonic()``) passed; Keras's
+    EarlyStopping then still restores the best weights seen (it does so at the end of training)."""
+
+    def __init__(self, deadline: float):
+        super().__init__()
+        self.deadline = deadline
+
+    def on_train_batch_end(self, batch, logs=None):
+        import time
+
+        if time.monotonic() >= self.deadline:
+            self.model.stop_training = True
 
 
 def fit_input(train_ds, options: FitOptions):

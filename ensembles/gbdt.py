@@ -203,12 +203,26 @@ class TreeBatches(xgb.DataIter):
         return True
 
 
+class StopAt(xgb.callback.TrainingCallback):
+    """Ends XGBoost's training after the round during which ``deadline`` (``time.monotonic()``) passed."""
+
+    def __init__(self, deadline: float):
+        super().__init__()
+        self.deadline = deadline
+
+    def after_iteration(self, model, epoch, evals_log) -> bool:
+        return time.monotonic() >= self.deadline
+
+
 def train_boosters(train_ds, eval_ds, task: Task, tree_features, n_models: int, config: GBDTConfig,
-                   seed: int = 0, weights_fn=None, base_margin_fn=None, log=print) -> tuple[list, list]:
+                   seed: int = 0, weights_fn=None, base_margin_fn=None, log=print,
+                   deadline: float | None = None) -> tuple[list, list]:
     """Trains ``n_models`` XGBoost boosters on one quantized copy of the data → (boosters, per-model info).
 
     ``weights_fn(keys int64 [N]) -> float32 [N, n_models]`` weights the examples of each model (None: all 1).
-    Each booster is truncated to its best iteration on ``eval_ds`` (when given).
+    Each booster is truncated to its best iteration on ``eval_ds`` (when given). ``deadline``
+    (``time.monotonic()``): training stops after the round in which it passes (the booster is still cut at its
+    best round so far).
     """
     if not tree_features:
         raise ValueError("gbdt members need at least one number or single-valued categorical in the features")
@@ -233,7 +247,7 @@ def train_boosters(train_ds, eval_ds, task: Task, tree_features, n_models: int, 
         booster = xgb.train({**params, "seed": int(dict(params).get("seed", seed)) + m}, dtrain,
                             num_boost_round=config.num_boost_round, evals=evals,
                             early_stopping_rounds=config.early_stopping_rounds if evals else None,
-                            verbose_eval=False)
+                            verbose_eval=False, callbacks=[StopAt(deadline)] if deadline is not None else None)
         best = getattr(booster, "best_iteration", None) if evals else None
         if best is not None and best + 1 < booster.num_boosted_rounds():
             booster = booster[: best + 1]
@@ -276,13 +290,16 @@ class GBDTMembers(keras.layers.Layer):
     def fitted(self) -> bool:
         return self.trees is not None
 
-    def fit(self, train_ds, eval_ds, task: Task, tree_features, weights_fn=None, base_margin_fn=None) -> dict:
-        """Trains the boosters and compiles them into this layer; returns ``{"phase", "models": [info...]}``."""
+    def fit(self, train_ds, eval_ds, task: Task, tree_features, weights_fn=None, base_margin_fn=None,
+            deadline: float | None = None) -> dict:
+        """Trains the boosters and compiles them into this layer; returns ``{"phase", "models": [info...]}``.
+        ``deadline`` (``time.monotonic()``) ends the training of each booster when it passes."""
         train = train_boosters
         if self.library == "lightgbm":
             from tfpipe.ensembles.lgbm import train_lightgbm_boosters as train
         boosters, infos = train(train_ds, eval_ds, task, tree_features, self.n_models, self.config,
-                                seed=self.seed, weights_fn=weights_fn, base_margin_fn=base_margin_fn)
+                                seed=self.seed, weights_fn=weights_fn, base_margin_fn=base_margin_fn,
+                                deadline=deadline)
         self.set_boosters(boosters)
         self.infos = tuple(infos)
         return {"phase": self.name, "models": infos}

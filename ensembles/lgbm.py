@@ -7,12 +7,14 @@ early stopping): XGBoost 0.9284–0.9285 AUC, LightGBM 0.9283–0.9289, their lo
 loss 0.2733–0.2736 (each alone 0.2739–0.2749); the default stack ``gbdt, lgbm, wide_deep, dnn`` 0.9293 / 0.2733
 (``benchmarks/adult_accuracy.py``).
 
-**Data feed.** LightGBM builds its bins from a sample of rows and then takes the rows in batches; its streaming
-form (``lightgbm.Sequence``) needs random access, which a stream of shards does not have. So the float32 tree
-block of the split is collected batch by batch from the (unshuffled) ``tf.data`` dataset and handed over as a list
-of arrays (LightGBM reads it per array, no float64 copy of the whole): memory ``rows × features × 4`` bytes plus
-LightGBM's binned data (about ``rows × features`` bytes). A split whose block exceeds ``GBDTConfig.cache_bytes``
-is refused with a clear message: use ``gbdt`` (XGBoost streams through its ``DataIter``) for data that large.
+**Data feed: streamed.** LightGBM builds its bins from a sample of rows and then takes the rows in consecutive
+slices (its ``lightgbm.Sequence`` interface). It asks for the sample row by row in increasing order, so a
+forward-only sequence over the (unshuffled) ``tf.data`` batches serves it without random access: one pass for the
+labels, keys and base margins (12-20 bytes a row), one partial pass for the bin sample
+(``bin_construct_sample_cnt`` rows, 200,000 by default, as float64 columns) and one for the rows themselves.
+What tfpipe holds: one batch and those few bytes a row; LightGBM holds its binned data (about ``rows × features``
+bytes). The passes read the shards again unless the tree block fits its share of the cache budget
+(``GBDTConfig.cache_bytes``; ``tfpipe train --cache-budget``), in which case ``tf.data`` caches it in memory.
 
 **Defaults** (:data:`DEFAULT_PARAMS`): learning rate 0.05, 31 leaves, feature fraction 0.5, 255 bins, LightGBM's
 own categorical splits; ``deterministic`` row-wise histograms (same data and seed → same trees). Early stopping
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import time
 
+import lightgbm as lgb
 import numpy as np
 
 from tfpipe.ensembles.gbdt import GBDTConfig
@@ -59,24 +62,19 @@ def lightgbm_params(config: GBDTConfig, task: Task, seed: int) -> dict:
 
 
 class _Split:
-    """A split's tree block, labels, example keys and base margins collected batch by batch."""
+    """A split for LightGBM: labels, example keys and base margins (one pass, a few bytes a row) and the tree block
+    as a forward-only :class:`lightgbm.Sequence` over the same batches (see the module docstring)."""
 
-    def __init__(self, dataset, task: Task, base_margin_fn, limit_bytes: int, name: str):
-        blocks, labels, keys, margins = [], [], [], []
-        size = 0
+    def __init__(self, dataset, task: Task, base_margin_fn, width: int):
+        labels, keys, margins = [], [], []
+        batch_size = 0
         for inputs, y in dataset:
-            block = inputs["tree"].numpy().astype("float32", copy=False)
-            size += block.nbytes
-            if size > limit_bytes:
-                raise ValueError(f"lgbm members: the {name} tree block passes GBDTConfig.cache_bytes "
-                                 f"({limit_bytes} bytes); use gbdt (XGBoost streams its data) or raise the limit")
-            blocks.append(block)
             y = np.asarray(y).reshape(-1)
+            batch_size = max(batch_size, len(y))
             labels.append(y.astype("float32") if task.kind == "regression" else y.astype("int32"))
             keys.append(inputs["example_key"].numpy())
             if base_margin_fn is not None:
                 margins.append(np.asarray(base_margin_fn(inputs), "float64"))
-        self.blocks = blocks
         self.label = np.concatenate(labels) if labels else np.zeros(0, "float32")
         self.keys = np.concatenate(keys) if keys else np.zeros(0, "int64")
         self.margin = None
@@ -84,22 +82,79 @@ class _Split:
             m = np.concatenate(margins)
             self.margin = m[:, 0] if m.shape[-1] == 1 else m
         self.rows = len(self.label)
+        self.blocks = _ForwardBlocks(dataset, self.rows, width, batch_size or 4096)
 
     def dataset(self, categorical: list, params: dict, reference=None):
-        import lightgbm as lgb
-
         dataset_params = {k: params[k] for k in ("max_bin", "verbose", "seed") if k in params}
         return lgb.Dataset(self.blocks, label=self.label, init_score=self.margin, categorical_feature=categorical,
                            params=dataset_params, reference=reference, free_raw_data=False)
 
 
+class _ForwardBlocks(lgb.Sequence):
+    """The ``tree`` block of an unshuffled ``(inputs, label)`` dataset as a ``lightgbm.Sequence`` that only reads
+    forward: LightGBM asks for its bin sample row by row in increasing order, then for consecutive slices; a
+    request behind the current batch starts a new pass over the dataset (same order every pass). Holds one batch.
+    """
+
+    def __init__(self, dataset, rows: int, width: int, batch_size: int):
+        self.dataset, self.rows, self.width, self.batch_size = dataset, int(rows), int(width), int(batch_size)
+        self.passes = 0
+        self._restart()
+
+    def _restart(self):
+        self._iterator, self._start = None, 0
+        self._block = np.zeros((0, self.width), "float32")
+
+    def _seek(self, row: int) -> None:
+        if row < self._start or self._iterator is None:
+            self._restart()
+            self._iterator = iter(self.dataset)
+            self.passes += 1
+        while row >= self._start + len(self._block):
+            self._start += len(self._block)
+            self._block = next(self._iterator)[0]["tree"].numpy()
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            start, stop, _ = index.indices(self.rows)
+            parts, row = [], start
+            while row < stop:
+                self._seek(row)
+                end = min(stop, self._start + len(self._block))
+                parts.append(self._block[row - self._start:end - self._start])
+                row = end
+            return np.concatenate(parts) if parts else np.zeros((0, self.width), "float32")
+        row = int(index)       # a row of LightGBM's bin sample, which it wants as float64
+        self._seek(row)
+        return self._block[row - self._start].astype("float64")
+
+
+def _stop_at(deadline: float, early_stopping):
+    """A LightGBM callback ending training after the round in which ``deadline`` (``time.monotonic()``) passed,
+    reporting the early-stopping callback's best round so far (or the current round without one)."""
+
+    def callback(env):
+        if time.monotonic() < deadline:
+            return
+        if early_stopping is not None and getattr(early_stopping, "best_iter", None):
+            raise lgb.callback.EarlyStopException(early_stopping.best_iter[0], early_stopping.best_score_list[0])
+        raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
+
+    callback.order = 40     # after lgb.early_stopping (30), which has then seen this round
+    return callback
+
+
 def train_lightgbm_boosters(train_ds, eval_ds, task: Task, tree_features, n_models: int, config: GBDTConfig,
-                            seed: int = 0, weights_fn=None, base_margin_fn=None, log=print) -> tuple[list, list]:
+                            seed: int = 0, weights_fn=None, base_margin_fn=None, log=print,
+                            deadline: float | None = None) -> tuple[list, list]:
     """Trains ``n_models`` LightGBM boosters on one binned copy of the data → (boosters, per-model info).
 
     Same contract as :func:`tfpipe.ensembles.gbdt.train_boosters` (``weights_fn(keys) -> [N, n_models]``,
-    ``base_margin_fn(inputs) -> [B, units]``); each booster is cut at its best round on ``eval_ds``."""
-    import lightgbm as lgb
+    ``base_margin_fn(inputs) -> [B, units]``, ``deadline``); each booster is cut at its best round on
+    ``eval_ds``."""
 
     if not tree_features:
         raise ValueError("lgbm members need at least one number or single-valued categorical in the features")
@@ -108,13 +163,14 @@ def train_lightgbm_boosters(train_ds, eval_ds, task: Task, tree_features, n_mode
     params = lightgbm_params(config, task, seed)
     categorical = [i for i, f in enumerate(tree_features) if f.is_categorical]
     start = time.time()
-    train = _Split(train_ds, task, base_margin_fn, config.cache_bytes, "train")
+    width = len(tree_features)
+    train = _Split(train_ds, task, base_margin_fn, width)
     if not train.rows:
         raise ValueError("lgbm members: the train split is empty")
     dtrain = train.dataset(categorical, params).construct()
     valid = None
     if eval_ds is not None:
-        held = _Split(eval_ds, task, base_margin_fn, config.cache_bytes, "eval")
+        held = _Split(eval_ds, task, base_margin_fn, width)
         valid = held.dataset(categorical, params, reference=dtrain).construct() if held.rows else None
     feed_seconds = time.time() - start
     weights = None if weights_fn is None else np.asarray(weights_fn(train.keys), "float32")
@@ -124,10 +180,13 @@ def train_lightgbm_boosters(train_ds, eval_ds, task: Task, tree_features, n_mode
         dtrain.set_weight(None if weights is None else np.ascontiguousarray(weights[:, m]))
         callbacks = [lgb.early_stopping(config.early_stopping_rounds, verbose=False)] if (
             valid is not None and config.early_stopping_rounds) else []
+        if deadline is not None:
+            callbacks.append(_stop_at(deadline, callbacks[0] if callbacks else None))
         booster = lgb.train({**params, "seed": int(params["seed"]) + m}, dtrain,
                             num_boost_round=config.num_boost_round, valid_sets=[valid] if valid else [],
                             valid_names=["eval"] if valid else [], callbacks=callbacks)
         best = booster.best_iteration if callbacks and booster.best_iteration > 0 else booster.current_iteration()
+        best = min(best, booster.current_iteration())
         scores = dict(booster.best_score).get("eval", {})
         booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
         info = {"rounds": int(best), "seconds": time.time() - start, "feed_seconds": feed_seconds,

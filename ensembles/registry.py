@@ -9,7 +9,9 @@ line here — no if/elif elsewhere.
 Example::
 
     >>> names()
-    ('bagging', 'boosting', 'stacking')
+    ('bagging', 'boosting', 'stacking', 'selection')
+    >>> get("selection").members_for(("gbdt", "lgbm", "wide_deep")), get("bagging").members_for(("dnn",))
+    (3, 8)
     >>> get("stacking").default_member_kinds
     ('gbdt', 'lgbm', 'wide_deep', 'dnn')
     >>> get("bagging").options
@@ -30,6 +32,11 @@ class EnsembleKind:
     default_member_kinds: tuple[str, ...]
     options: tuple[str, ...] = ()
     summary: str = ""
+    default_members: int = 8          # members when --members is not given; 0: one per member kind
+
+    def members_for(self, kinds) -> int:
+        """The number of members when none is given, for these member kinds."""
+        return self.default_members or len(tuple(kinds))
 
     def __post_init__(self):
         if not self.name.isidentifier():
@@ -45,8 +52,8 @@ class EnsembleKind:
         return getattr(importlib.import_module(module), name)
 
 
-# Default member kinds: stacking mixes trees and neural members (ensembles/README.md has the measurements behind
-# it); bagging and boosting stay neural.
+# Default member kinds: stacking and selection mix trees and neural members (ensembles/README.md has the
+# measurements behind it); bagging and boosting stay neural. Selection is tfpipe train's default ensemble.
 _KINDS = (
     EnsembleKind("bagging", "tfpipe.ensembles.bagging:BaggingEnsemble", ("wide_deep",),
                  ("feature_fraction", "bootstrap"), "K bootstrap members trained in one pass, averaged"),
@@ -54,7 +61,11 @@ _KINDS = (
                  ("boosting", "shrinkage", "corrective"), "stages fitted one after another on the residuals"),
     EnsembleKind("stacking", "tfpipe.ensembles.stacking:StackingEnsemble", ("gbdt", "lgbm", "wide_deep", "dnn"),
                  ("folds",), "base members by K-fold, a meta-learner on their out-of-fold predictions"),
+    EnsembleKind("selection", "tfpipe.ensembles.selection:SelectionEnsemble", ("gbdt", "lgbm", "wide_deep"), (),
+                 "members trained once each, weighted by greedy selection on the eval rows; the useless dropped",
+                 default_members=0),
 )
+DEFAULT = "selection"   # tfpipe train without --ensemble
 _REGISTRY = {kind.name: kind for kind in _KINDS}
 
 

@@ -162,6 +162,8 @@ class StackingEnsemble(EnsembleModel):
         """Phase 1: all base copies in one pass; phase 2: the meta-learner on out-of-fold logits."""
         x0 = next(iter(train_ds))[0]
         self.build_on(x0, options)
+        from tfpipe.ensembles.stages import stage
+
         histories = []
         f, seed = self.n_folds, self.seed
         for kind, stack in zip(self.member_kinds, self.base):
@@ -172,13 +174,17 @@ class StackingEnsemble(EnsembleModel):
                 data = options.require_tree_data()
                 out_of_fold = lambda keys: 1.0 - np.eye(f + 1, dtype="float32")[  # noqa: E731
                     fold_ids(tf.constant(keys), f, seed).numpy()]
-                histories.append(stack.fit(data.train, data.eval, self.task, data.features, weights_fn=out_of_fold))
+                with stage(options.stages, f"trees {stack.name}", f"{f + 1} boosters"):
+                    histories.append(stack.fit(data.train, data.eval, self.task, data.features,
+                                               weights_fn=out_of_fold))
         self.meta.trainable = False
         if any(not is_tree_kind(kind) for kind in self.member_kinds):
             eval_base = None if eval_ds is None else self._base_dataset(eval_ds, holdout=False)
-            histories.append(fit_keras(self, self._base_dataset(train_ds, holdout=True), eval_base,
-                                       self.task.pointwise_loss, options, phase="base_members"))
-        histories.append(self._fit_meta(train_ds, eval_ds))
+            with stage(options.stages, "keras base members"):
+                histories.append(fit_keras(self, self._base_dataset(train_ds, holdout=True), eval_base,
+                                           self.task.pointwise_loss, options, phase="base_members"))
+        with stage(options.stages, "meta-learner"):
+            histories.append(self._fit_meta(train_ds, eval_ds))
         for kind, stack in zip(self.member_kinds, self.base):
             stack.trainable = not is_tree_kind(kind)
         return histories

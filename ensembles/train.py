@@ -54,11 +54,12 @@ def _load_definitions(data_dir: str, features_config: str | None, label: str):
     return fitted, schema, stats, source
 
 
-def build_ensemble(kind: str, task, members: int, embedding_factory, seed: int = 0, member_kind=None,
+def build_ensemble(kind: str, task, members: int | None, embedding_factory, seed: int = 0, member_kind=None,
                    hidden=(64, 32), feature_fraction: float = 1.0, folds: int = 5, boosting: str = "gradient",
                    shrinkage: float = 0.5, corrective: bool = True, embedding_specs: dict | None = None,
                    gbdt_config=None, bootstrap: bool = True):
-    """Constructs an (unbuilt) ensemble model. ``members``: bagging K / boosting stages / stacking base members;
+    """Constructs an (unbuilt) ensemble model. ``members``: bagging K / boosting stages / stacking base members /
+    selection members (None: the registry's ``members_for``);
     ``member_kind``: a kind or comma list of kinds the members cycle through (default: the ensemble's
     ``default_member_kinds`` in :mod:`~tfpipe.ensembles.registry`). The ensemble's own options (its ``options`` in
     the registry) are passed to its ``from_options``; the others are not.
@@ -73,6 +74,7 @@ def build_ensemble(kind: str, task, members: int, embedding_factory, seed: int =
 
     entry = registry.get(kind)
     kinds = parse_member_kinds(member_kind) or entry.default_member_kinds
+    members = members or entry.members_for(kinds)
     own = {"feature_fraction": feature_fraction, "bootstrap": bootstrap, "folds": folds, "boosting": boosting,
            "shrinkage": shrinkage, "corrective": corrective}
     return entry.load().from_options(task, members, kinds, hidden=tuple(hidden), embedding_factory=embedding_factory,
@@ -113,6 +115,72 @@ def check_applicable(ensemble: str, member_kind, given: dict, defaults: dict) ->
         listed = "; ".join(f"{flag} applies to {which} only" for flag, which in ignored)
         raise ValueError(f"{listed}; this is a {ensemble} of {','.join(kinds)} members: drop "
                          f"{'it' if len(ignored) == 1 else 'them'}")
+
+
+@dataclasses.dataclass(frozen=True)
+class CachePlan:
+    """Which of training's data caches are kept in memory under one budget (``--cache-budget``).
+
+    ``keras_train`` / ``keras_eval``: the ``cache`` argument of the Keras members' train / eval
+    ``make_dataset`` ("preprocessed", True = serialized records, False = stream from the shards every epoch);
+    ``tree_bytes``: the tree members' share (``GBDTConfig.cache_bytes``: their float32 tree block is cached when
+    it fits, otherwise every pass of XGBoost / LightGBM streams from the shards); ``used``: bytes planned."""
+
+    budget: int
+    keras_train: bool | str
+    keras_eval: bool
+    tree_bytes: int
+    used: int
+
+
+def plan_caches(data_dir, compiled, ensemble, member_kind, carve, train_rows: int, budget: int,
+                parts: int = 1) -> CachePlan:
+    """Shares ``budget`` bytes among the caches, all of them together never above it: the eval rows first (read
+    every epoch, usually small), then the tree block (a tenth of a preprocessed row: it is read 3-4 times per
+    booster), then the Keras members' training split (:func:`~tfpipe.features.dataset.choose_cache`)."""
+    from tfpipe.ensembles import records
+    from tfpipe.ensembles.members import is_tree_kind, parse_member_kinds
+    from tfpipe.features.dataset import choose_cache, preprocessed_bytes, split_record_bytes
+
+    kinds = tuple(parse_member_kinds(member_kind) or registry.get(ensemble).default_member_kinds)
+    trees, keras_members = any(map(is_tree_kind, kinds)), not all(map(is_tree_kind, kinds))
+    left = max(0, int(budget))
+    train_bytes = split_record_bytes(data_dir, "train") // parts
+    if carve:
+        eval_rows, eval_bytes = int(train_rows * carve["fraction"]) + 1, int(train_bytes * carve["fraction"]) + 1
+    else:
+        eval_rows, eval_bytes = records.split_rows(data_dir, "eval"), split_record_bytes(data_dir, "eval")
+    keras_eval = keras_members and eval_bytes <= left
+    left -= eval_bytes if keras_eval else 0
+    tree_need = (train_rows + eval_rows) * max(compiled.tree_width, 1) * 4
+    tree_bytes = tree_need if trees and tree_need <= (left // 2 if keras_members else left) else 0
+    left -= tree_bytes
+    keras_train = choose_cache(compiled, train_rows, train_bytes, left) if keras_members else False
+    keras_bytes = {"preprocessed": preprocessed_bytes(compiled, train_rows), True: train_bytes}.get(keras_train, 0)
+    return CachePlan(int(budget), keras_train, bool(keras_eval), int(tree_bytes),
+                     int(budget) - left + keras_bytes)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.0f} MB"
+
+
+def parse_bytes(value) -> int:
+    """``"4G"``, ``"512M"``, ``"100K"``, ``"0"`` or a number → bytes (``--cache-budget``).
+
+    >>> parse_bytes("4G"), parse_bytes("1.5M"), parse_bytes(0)
+    (4294967296, 1572864, 0)
+    """
+    text = str(value).strip().upper().removesuffix("B")
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(text[-1:], 1)
+    number = text[:-1] if scale > 1 else text
+    try:
+        result = int(float(number) * scale)
+    except ValueError:
+        raise ValueError(f"cache budget {value!r}: expected bytes, e.g. 4G, 512M or 0") from None
+    if result < 0:
+        raise ValueError(f"cache budget {value!r} must be >= 0")
+    return result
 
 
 def has_gbdt(model) -> bool:
@@ -161,7 +229,8 @@ def _tree_data(data_dir, compiled, label_spec, carve, config, blocks: str):
 def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, members, epochs, batch_size,
                        precision, seed, features_config, task, member_kind, hidden, feature_fraction, folds,
                        boosting, shrinkage, corrective, learning_rate, eval_fraction, patience, verbose, jit_compile,
-                       gbdt_config, gbdt_rounds, gbdt_early_stopping, bootstrap) -> FittedEnsemble:
+                       gbdt_config, gbdt_rounds, gbdt_early_stopping, bootstrap, stages=None,
+                       deadline=None, cache_budget=None) -> FittedEnsemble:
     """Steps 1-3 of the module docstring under ``dist`` (a ``tf.distribute`` strategy made before any TF op) for
     worker ``role``, writing ``features.pbtxt``, ``logs/`` and ``gbdt/`` into ``output_dir``."""
     import keras
@@ -171,19 +240,21 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
     from tfpipe.ensembles.base import FitOptions
     from tfpipe.ensembles.distribute import resolve_jit_compile, strategy_name
     from tfpipe.ensembles.precision import policy_scope, resolve_precision
+    from tfpipe.ensembles.stages import stage
     from tfpipe.ensembles.task import task_from_label_spec
-    from tfpipe.features.dataset import auto_cache
+    from tfpipe.features.dataset import default_cache_budget
 
     keras.utils.set_random_seed(seed)
 
     from tfpipe.ensembles.gbdt import save_boosters
 
     # 1. features (float32, built before any mixed policy is set)
-    fitted, schema, stats, source = _load_definitions(data_dir, features_config, label)
-    tff.save_config(fitted, os.path.join(output_dir, "features.pbtxt"))
-    label_spec = tff.fit_label(schema, stats, label, task=task)
-    compiled = tff.compile_features(fitted, label_spec=label_spec)
-    the_task = task_from_label_spec(label_spec)
+    with stage(stages, "features"):
+        fitted, schema, stats, source = _load_definitions(data_dir, features_config, label)
+        tff.save_config(fitted, os.path.join(output_dir, "features.pbtxt"))
+        label_spec = tff.fit_label(schema, stats, label, task=task)
+        compiled = tff.compile_features(fitted, label_spec=label_spec)
+        the_task = task_from_label_spec(label_spec)
 
     # 2. data
     splits = records.available_splits(data_dir)
@@ -193,16 +264,24 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
     # compute stage weights / out-of-fold predictions over the whole split, so every worker reads all of it and
     # trains on its rows (FitOptions.data_shard). Eval: the whole split, on every worker.
     read_part = role.count > 1 and ensemble == "bagging"
-    # Later epochs from preprocessed tensors in memory when they fit (H100, K=16 bagging: see ensembles/README.md)
     train_rows = records.split_rows(data_dir, "train") // (role.count if read_part else 1)
-    cache = auto_cache(compiled, train_rows)
+    budget = plan_caches(data_dir, compiled, ensemble, member_kind, carve, train_rows,
+                         default_cache_budget() if cache_budget is None else cache_budget,
+                         (role.count if read_part else 1))
+    cache = budget.keras_train
+    gbdt_config = dataclasses.replace(gbdt_config, cache_bytes=budget.tree_bytes)
+    if verbose != 0:
+        print(f"[tfpipe train] caches (budget {_mb(budget.budget)}, planned {_mb(budget.used)}): Keras train "
+              f"{ {'preprocessed': 'preprocessed', True: 'records'}.get(budget.keras_train, 'streamed')}, eval "
+              f"{'records' if budget.keras_eval else 'streamed'}, tree block "
+              f"{_mb(budget.tree_bytes) if budget.tree_bytes else 'streamed'}", flush=True)
     # A carved eval set is chosen before batching (make_dataset's keep): full batches, one shape for XLA.
     read_batch = max(1, batch_size // role.count) if read_part else batch_size
     train_ds = tff.make_dataset(data_dir, "train", compiled, read_batch, shuffle=True, seed=seed, cache=cache,
                                 label=label_spec, shard=(role.index, role.count) if read_part else None,
                                 keep=records.carve_filter("keep" if carve else None, carve))
     eval_split, eval_mode = records.source_split("eval", data_dir, carve)
-    eval_ds = tff.make_dataset(data_dir, eval_split, compiled, 2048, cache=True, label=label_spec,
+    eval_ds = tff.make_dataset(data_dir, eval_split, compiled, 2048, cache=budget.keras_eval, label=label_spec,
                                keep=records.carve_filter(eval_mode, carve))
 
     # 3. precision + strategy + ensemble
@@ -214,7 +293,7 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
                          jit_compile=resolve_jit_compile(jit_compile, dist, steps=batches_per_epoch and
                                                          batches_per_epoch * epochs),
                          data_shard=(role.index, role.count) if role.count > 1 and not read_part else None,
-                         batches_per_epoch=batches_per_epoch)
+                         batches_per_epoch=batches_per_epoch, stages=stages, deadline=deadline)
     with policy_scope(policy):
         with dist.scope():
             model = build_ensemble(ensemble, the_task, members, compiled.new_embedding_block, seed=seed,
@@ -227,11 +306,14 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
         if has_gbdt(model):
             options.tree_data = _tree_data(data_dir, compiled, label_spec, carve, gbdt_config,
                                            blocks="all" if ensemble == "boosting" else "tree")
-        x0 = next(iter(train_ds))[0]
-        model.build_on(x0, options)
+        with stage(stages, "first batch + build", f"cache={cache}"):
+            x0 = next(iter(train_ds))[0]
+            model.build_on(x0, options)
+        members = members or len(model.member_names())     # the ensemble's default, before any is dropped
         print(f"[tfpipe train] {ensemble} of {members} ({the_task.kind}), precision={policy}, "
               f"strategy={strategy_name(dist)} x{dist.num_replicas_in_sync}, features={source}", flush=True)
-        history = model.fit_ensemble(train_ds, eval_ds, options)
+        with stage(stages, "fit"):
+            history = model.fit_ensemble(train_ds, eval_ds, options)
     if role.count > 1:   # the workers' weights must be identical: a fingerprint each worker prints
         import hashlib
 

@@ -24,12 +24,14 @@ FLAGS = {
     "learning_rate": "--learning-rate", "eval_fraction": "--eval-fraction", "patience": "--patience",
     "jit_compile": "--jit-compile", "gbdt_param": "--gbdt-param",
     "lgbm_param": "--lgbm-param", "gbdt_rounds": "--gbdt-rounds", "gbdt_early_stopping": "--gbdt-early-stopping",
-    "gbdt_device": "--gbdt-device", "bootstrap": "--no-bootstrap",
+    "gbdt_device": "--gbdt-device", "bootstrap": "--no-bootstrap", "time_limit": "--time-limit",
+    "cache_budget": "--cache-budget",
 }
-_STRINGS = ("ensemble", "precision", "strategy", "task", "member_kind", "boosting", "gbdt_device", "jit_compile")
+_STRINGS = ("ensemble", "precision", "strategy", "task", "member_kind", "boosting", "gbdt_device", "jit_compile",
+            "cache_budget")
 _COUNTS = ("members", "epochs", "batch_size")        # proto3 scalars: 0 = unset
 _OPTIONALS = ("seed", "feature_fraction", "folds", "shrinkage", "corrective", "learning_rate", "eval_fraction",
-              "patience", "gbdt_rounds", "gbdt_early_stopping", "bootstrap")
+              "patience", "gbdt_rounds", "gbdt_early_stopping", "bootstrap", "time_limit")
 
 
 def proto_from_args(args):

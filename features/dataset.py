@@ -205,7 +205,12 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
     autotune = tf.data.AUTOTUNE
     dataset = batches.map(transform, num_parallel_calls=autotune, deterministic=deterministic)
     if cache == "preprocessed":
+        compact = blocks == "all" and one_hot_wide(compiled)
+        if compact:   # the one-hot block as uint8 in the cache: 4x less memory, exact (0/1), float32 again below
+            dataset = dataset.map(lambda *batch: _cast_wide(batch, tf.uint8), num_parallel_calls=autotune)
         dataset = _from_preprocessed_chunks(dataset.cache(), batch_size, shuffle, repeat, seed, drop_remainder)
+        if compact:
+            dataset = dataset.map(lambda *batch: _cast_wide(batch, tf.float32), num_parallel_calls=autotune)
     options = tf.data.Options()
     options.deterministic = deterministic
     return dataset.with_options(options).prefetch(autotune)
@@ -232,21 +237,61 @@ def _from_preprocessed_chunks(chunks: tf.data.Dataset, batch_size: int, shuffle:
     return chunks.rebatch(batch_size, drop_remainder=drop_remainder)
 
 
+def one_hot_wide(compiled: CompiledFeatures) -> bool:
+    """True when every ``wide`` value is 0 or 1: every input column is single-valued (a list column can repeat
+    an id, giving counts > 1), so each wide column holds at most one id."""
+    return all(isinstance(f, tf.io.FixedLenFeature) for f in compiled.parse_spec.values())
+
+
+def _cast_wide(batch, dtype):
+    inputs = dict(batch[0])
+    inputs["wide"] = tf.cast(inputs["wide"], dtype)
+    return (inputs, *batch[1:]) if len(batch) > 1 else inputs
+
+
 def preprocessed_bytes(compiled: CompiledFeatures, rows: int) -> int:
     """About how many bytes ``cache="preprocessed"`` holds for ``rows`` rows of ``compiled``'s output (float32
-    blocks, int64 embedding ids, the example key and the label)."""
-    floats = compiled.dense_width + compiled.wide_width + compiled.tree_width + len(compiled.periodic_specs)
+    blocks — the ``wide`` block as uint8 when it is one-hot, :func:`one_hot_wide` —, int64 embedding ids, the
+    example key and the label)."""
+    wide = compiled.wide_width * (1 if one_hot_wide(compiled) else 4)
+    floats = compiled.dense_width + compiled.tree_width + len(compiled.periodic_specs)
     ids = len(compiled.embedding_specs)
-    return int(rows) * (4 * floats + 8 * ids + 16)
+    return int(rows) * (4 * floats + wide + 8 * ids + 16)
 
 
-def auto_cache(compiled: CompiledFeatures, rows: int, memory_fraction: float = 0.25) -> bool | str:
-    """``"preprocessed"`` when that cache of ``rows`` rows takes at most ``memory_fraction`` of this machine's RAM,
-    else ``True`` (the serialized records, ~1/3 of the size for Adult-like rows, preprocessed every epoch)."""
+def default_cache_budget(memory_fraction: float = 0.25) -> int:
+    """Bytes all of training's in-memory caches may take together by default: a quarter of this machine's RAM
+    (1 GiB where the RAM cannot be read)."""
     import os
 
     try:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):   # not POSIX: keep the smaller cache
-        return True
-    return "preprocessed" if preprocessed_bytes(compiled, rows) <= memory_fraction * ram else True
+        return int(memory_fraction * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 1 << 30
+
+
+def split_record_bytes(data_dir: str, split: str) -> int:
+    """About how many bytes the serialized records of ``split`` take in memory: the shards' sizes on the store
+    (x4 for compressed shards, a typical ratio of gzip on tf.Example)."""
+    from tfpipe.pipelines import storage
+
+    total = sum(storage.size(path) for path in artifacts.shard_paths(data_dir, split))
+    return total * (4 if artifacts.compression_type(data_dir) else 1)
+
+
+def choose_cache(compiled: CompiledFeatures, rows: int, record_bytes: int, budget: int) -> bool | str:
+    """The ``cache`` of a training split under a memory ``budget`` in bytes: ``"preprocessed"`` when that fits
+    (:func:`preprocessed_bytes`; the fastest epochs), else ``True`` when the serialized records fit (parsed and
+    preprocessed again every epoch), else ``False``: every epoch streams from the shards (bounded memory: a few
+    batches in flight, whatever the split's size).
+
+    >>> from tfpipe import features as tff
+    >>> compiled = tff.compile_features(tff.fit([tff.numeric_column("age")], adult))
+    >>> choose_cache(compiled, 1000, 100_000, 1 << 30), choose_cache(compiled, 1000, 20_000, 22_000)
+    ('preprocessed', True)
+    >>> choose_cache(compiled, 1000, 100_000, 0)
+    False
+    """
+    if preprocessed_bytes(compiled, rows) <= budget:
+        return "preprocessed"
+    return record_bytes <= budget

@@ -59,4 +59,4 @@ def test_the_shipped_example_names_the_bundled_files():
 
     config = load_pipeline_config(example_config_path())
     paths = [spec.split("=", 1)[1] for spec in config.preprocess.input]
-    assert all(os.path.isfile(path) for path in paths) and config.train.ensemble == "stacking"
+    assert all(os.path.isfile(path) for path in paths) and config.train.ensemble == "selection"

@@ -1,0 +1,208 @@
+"""Selection: every member trained once, weighted by greedy ensemble selection on the eval rows; members that do
+not pay are dropped from the served model. ``tfpipe train``'s default.
+
+Members (default ``gbdt, lgbm, wide_deep``) are trained in order of their expected value per second: the tree
+members first (one booster each, early stopping on the eval split / key carve-out), then all Keras members in
+ONE pass (early stopping on the same eval rows). No fold copies: each member costs what it costs alone, so the
+ensemble costs the sum of its members (stacking trains ``folds + 1`` copies of each). The weights come from
+:func:`tfpipe.ensembles.greedy_selection.select` (Caruana et al. 2004) on the members' eval predictions; the
+served prediction is the weighted average of the kept members' predictions (probabilities / values), and a
+member of weight 0 is removed from the model (not exported, not run), which the log and ``metrics.json``'s
+history (phase ``selection``) say. The eval rows both stop the members and choose the weights: a mild optimism
+of the eval metrics, none on the other splits.
+
+With ``FitOptions.deadline`` (``--time-limit``) a member is only started while time is left (the first always
+is), and a member in training stops at the deadline with what it has learnt (trees: the rounds so far, cut at
+their best eval round; Keras: the best epoch so far); a Keras member that never trained is dropped. So the
+ensemble always ends valid.
+
+Example (``compiled``, ``train_ds``, ``eval_ds``: compiled features of a preprocessed Adult DIR and its
+:func:`~tfpipe.features.make_dataset` batches; tests/test_doctests.py makes them)::
+
+    >>> ens = SelectionEnsemble(Task("binary"), member_kinds=("linear", "dnn"), hidden=(16,),
+    ...                         embedding_specs=compiled.embedding_specs)
+    >>> _ = ens.fit_ensemble(train_ds, eval_ds, FitOptions(epochs=1, verbose=0))
+    >>> ens.serve(next(iter(eval_ds))[0])["predictions"].shape, 1 <= len(ens.member_names()) <= 2
+    (TensorShape([500]), True)
+"""
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+
+from tfpipe.ensembles.base import EnsembleModel, FitOptions, fit_keras, label_column
+from tfpipe.ensembles.members import MemberStack, is_tree_kind
+from tfpipe.ensembles.task import Task
+
+
+class SelectionEnsemble(EnsembleModel):
+    """Members trained once each; greedy-selection weights on the eval rows; weight-0 members dropped."""
+
+    ensemble_kind = "selection"
+
+    @classmethod
+    def from_options(cls, task: Task, members: int, kinds, **common) -> "SelectionEnsemble":
+        """``members`` members cycling through ``kinds`` (see :mod:`tfpipe.ensembles.registry`)."""
+        from tfpipe.ensembles.members import cycle_kinds
+
+        return cls(task, cycle_kinds(kinds, max(members, 1)), **common)
+
+    def __init__(self, task: Task, member_kinds=("gbdt", "lgbm", "wide_deep"), hidden=(64, 32),
+                 embedding_factory=None, seed: int = 0, embedding_specs: dict | None = None, gbdt_config=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.task, self.seed = task, int(seed)
+        self.member_kinds = tuple(member_kinds)
+        self.names = [f"{kind}_{i}" for i, kind in enumerate(self.member_kinds)]
+        self.base = []
+        for i, kind in enumerate(self.member_kinds):
+            if is_tree_kind(kind):
+                from tfpipe.ensembles.gbdt import LIBRARY_OF_KIND, GBDTMembers
+
+                self.base.append(GBDTMembers(1, task.units, gbdt_config, seed=seed + 7 * i,
+                                             library=LIBRARY_OF_KIND[kind], name=f"member_{i}_{kind}"))
+            else:
+                self.base.append(MemberStack(kind, 1, task.units, hidden=hidden, embedding_factory=embedding_factory,
+                                             seed=seed + 7 * i, embedding_specs=embedding_specs,
+                                             name=f"member_{i}_{kind}"))
+        self.member_weights = np.full(len(self.base), 1.0 / max(len(self.base), 1), "float32")
+
+    @property
+    def kinds(self) -> tuple:
+        return self.member_kinds
+
+    def member_logits(self, inputs, training=False):
+        """[B, M, U]: every member's logits (trees give zeros while the Keras members train)."""
+        import tensorflow as tf
+
+        parts = []
+        for kind, member in zip(self.member_kinds, self.base):
+            if is_tree_kind(kind) and training:
+                parts.append(tf.zeros([tf.shape(inputs["tree"])[0], self.task.units]))
+            elif is_tree_kind(kind):
+                parts.append(member(inputs)[:, 0])
+            else:
+                parts.append(member(inputs, training=training)[:, 0])
+        return tf.stack(parts, axis=1)
+
+    def call(self, inputs, training=False):
+        """[B, K, U]: the Keras members' logits (what their one training pass fits; trees are not run)."""
+        import tensorflow as tf
+
+        return tf.stack([member(inputs, training=training)[:, 0] for kind, member in
+                         zip(self.member_kinds, self.base) if not is_tree_kind(kind)], axis=1)
+
+    def serve(self, inputs) -> dict:
+        import tensorflow as tf
+
+        members = self.task.link(self.member_logits(inputs))                      # [B, M] or [B, M, C]
+        w = tf.constant(self.member_weights, tf.float32)
+        w = tf.reshape(w, [1, -1] + [1] * (members.shape.rank - 2))
+        return {"predictions": tf.reduce_sum(members * w, axis=1), "member_predictions": members}
+
+    def member_names(self) -> list[str]:
+        return list(self.names)
+
+    def _predictions(self, dataset):
+        """Members' served predictions [N, M(, C)] and labels [N] over ``dataset``."""
+        import tensorflow as tf
+
+        step = tf.function(lambda x: self.task.link(self.member_logits(x)), reduce_retracing=True)
+        preds, labels = [], []
+        for x, y in dataset:
+            preds.append(step(x).numpy())
+            labels.append(np.asarray(y).reshape(-1))
+        return np.concatenate(preds), np.concatenate(labels)
+
+    def _keep(self, keep: list[int]) -> None:
+        """Removes every member not in ``keep`` (their layers are no longer tracked, exported or run)."""
+        dropped = [layer for i, layer in enumerate(self.base) if i not in keep]
+        # Keras keeps a layer it once tracked in _layers (its variables would still be exported): untrack them
+        self._layers[:] = [layer for layer in self._layers if not any(layer is d for d in dropped)]
+        self.base = [self.base[i] for i in keep]
+        self.member_kinds = tuple(self.member_kinds[i] for i in keep)
+        self.names = [self.names[i] for i in keep]
+        self.member_weights = np.asarray(self.member_weights[keep], "float32")
+
+    def fit_ensemble(self, train_ds, eval_ds, options: FitOptions) -> list[dict]:
+        """Tree members one by one, then the Keras members in one pass, then the selection (see the module)."""
+        from tfpipe.ensembles.greedy_selection import select
+        from tfpipe.ensembles.stages import stage
+
+        if eval_ds is None:
+            raise ValueError("selection needs eval rows (an eval split or the key carve-out) to weigh its members")
+        x0 = next(iter(train_ds))[0]
+        self.build_on(x0, options)
+        histories, trained, skipped = [], [], []
+        log = (lambda message: print(message, flush=True)) if options.verbose != 0 else (lambda message: None)
+        order = [i for i, k in enumerate(self.member_kinds) if is_tree_kind(k)]
+        keras_members = [i for i, k in enumerate(self.member_kinds) if not is_tree_kind(k)]
+        last_seconds = 0.0
+        for position, i in enumerate(order):
+            left = _seconds_left(options)
+            if trained and left is not None and left < 0.5 * last_seconds:
+                skipped.append(i)
+                log(f"[tfpipe train] selection: {self.names[i]} skipped ({left:.0f} s left, the last member took "
+                    f"{last_seconds:.0f} s)")
+                continue
+            rest = [self.names[j] for j in order[position + 1:] + keras_members]
+            log(f"[tfpipe train] selection: training {self.names[i]} ({position + 1} of {len(self.names)}"
+                f"{'; then ' + ', '.join(rest) if rest else ''}{_budget(left)})")
+            data = options.require_tree_data()
+            start = time.monotonic()
+            with stage(options.stages, f"member {self.names[i]}"):
+                histories.append(self.base[i].fit(data.train, data.eval, self.task, data.features,
+                                                  deadline=options.deadline))
+            last_seconds = time.monotonic() - start
+            trained.append(i)
+        if keras_members:
+            left = _seconds_left(options)
+            if trained and left is not None and left <= 0:
+                skipped += keras_members
+                log(f"[tfpipe train] selection: {', '.join(self.names[i] for i in keras_members)} skipped (no time "
+                    "left)")
+            else:
+                log(f"[tfpipe train] selection: training {', '.join(self.names[i] for i in keras_members)} in one "
+                    f"pass{_budget(left)}")
+                eval_keras = eval_ds.map(lambda x, y: (x, label_column(y, 3)))
+                with stage(options.stages, "keras members"):
+                    histories.append(fit_keras(self, train_ds.map(lambda x, y: (x, label_column(y, 3))), eval_keras,
+                                               self.task.pointwise_loss, options, phase="members"))
+                trained += keras_members
+        with stage(options.stages, "selection"):
+            preds, y = self._predictions(eval_ds)
+            weights = np.zeros(len(self.base))
+            chosen, losses = select(preds[:, trained], y, self.task)
+            weights[trained] = chosen
+        self.member_weights = weights.astype("float32")
+        keep = [i for i in range(len(self.base)) if weights[i] > 0]
+        dropped = [self.names[i] for i in range(len(self.base)) if i not in keep]
+        history = {"phase": "selection", "weights": {self.names[i]: float(weights[i]) for i in keep},
+                   "dropped": dropped, "skipped": [self.names[i] for i in skipped], "val_loss": losses,
+                   "member_val_loss": {self.names[i]: _single_loss(preds[:, i], y, self.task) for i in trained}}
+        log("[tfpipe train] selection: weights " + ", ".join(f"{self.names[i]} {weights[i]:.2f}" for i in keep) +
+            (f"; dropped {', '.join(dropped)} (no gain on the eval loss"
+             f"{' or not trained in time' if skipped else ''})" if dropped else ""))
+        histories.append(history)
+        self._keep(keep)
+        for kind, member in zip(self.member_kinds, self.base):
+            member.trainable = not is_tree_kind(kind)
+        return histories
+
+
+def _seconds_left(options: FitOptions) -> float | None:
+    return None if options.deadline is None else options.deadline - time.monotonic()
+
+
+def _budget(left: float | None) -> str:
+    return "" if left is None else f"; {max(left, 0):.0f} s of the time limit left"
+
+
+def _single_loss(prediction, y, task: Task) -> float:
+    from tfpipe.ensembles.greedy_selection import _loss
+
+    y = np.asarray(y).reshape(-1)
+    return _loss(np.asarray(prediction, "float64"), y.astype("int64") if task.kind == "multiclass" else
+                 y.astype("float64"), task)
