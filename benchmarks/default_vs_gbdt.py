@@ -80,7 +80,7 @@ def read_frames(spec: dict):
         else:
             y[name] = label.to_numpy(np.float64)
     for column in train.columns:
-        if train[column].dtype == object:
+        if not pd.api.types.is_numeric_dtype(train[column]):
             train[column] = train[column].astype("category")
             test[column] = pd.Categorical(test[column], categories=train[column].cat.categories)
     return train, y["train"], test, y["test"]
