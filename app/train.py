@@ -36,23 +36,33 @@ class TrainResult:
     seconds: float = 0.0
 
 
+TRAIN_METRIC_ROWS = 200_000     # train-split metrics on a key-hash sample of about this many rows when larger
+REPORT_SECONDS = 3.0             # kept for writing the report after the importance
+IMPORTANCE_ROW_SECONDS = 60e-6   # one proto copy + serve per row and column, measured on the wide table (2 cores)
+
+
 def _importance(serve_fn, data_dir: str, metadata: dict, task_kind: str, columns: list, limit: int = 4096,
-                repeats: int = 3) -> dict:
+                repeats: int = 3, seconds: float | None = None) -> dict:
     """Permutation importance of every input column on the eval split (the carve-out when there is no eval
-    split), at most ``limit`` examples, through the serving function."""
+    split), at most ``limit`` examples, through the serving function. ``seconds`` (what is left of a time limit):
+    fewer repeats, then fewer rows (down to 256) so that ``columns x repeats x rows`` fits it."""
     import numpy as np
 
     from tfpipe.ensembles import records
     from tfpipe.ensembles.importance import permutation_importance
     from tfpipe.ensembles.metrics import primary_metric
 
+    columns = [c for c in columns if c != metadata["label"]]
+    if seconds is not None:
+        fits = max(seconds, 0.0) / IMPORTANCE_ROW_SECONDS / max(len(columns), 1)
+        repeats = max(1, min(repeats, int(fits // limit)))
+        limit = int(min(limit, max(256, fits // repeats)))
     serialized, labels = [], []
     spec = records.label_spec(metadata)
     for batch in records.serialized_dataset(data_dir, "eval", 2048, metadata.get("eval_carve"), limit=limit):
         y, valid = records.labels_from_examples(batch, spec)
         serialized += [bytes(b) for b, ok in zip(batch.numpy(), valid) if ok]
         labels.append(y[valid])
-    columns = [c for c in columns if c != metadata["label"]]
     found = permutation_importance(serve_fn, serialized, np.concatenate(labels) if labels else [], task_kind,
                                    columns, repeats=repeats, seed=int(metadata.get("seed", 0)), limit=limit)
     return {"split": "eval", "rows": len(serialized), "repeats": repeats, "metric": primary_metric(task_kind)[0],
@@ -145,8 +155,9 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
             verbose=verbose, jit_compile=jit_compile, gbdt_config=gbdt_config, gbdt_rounds=gbdt_rounds,
             gbdt_early_stopping=gbdt_early_stopping, bootstrap=bootstrap, deadline=deadline,
             cache_budget=None if cache_budget is None else parse_bytes(cache_budget))
+        end = None if time_limit is None else start + float(time_limit)
         result = _export_and_measure(fitted, data_dir, work_dir, final_dir, report, metric_splits,
-                                     estimator_signatures, start, stages)
+                                     estimator_signatures, start, stages, end=end)
         if not role.is_chief:   # it wrote nothing that stays
             shutil.rmtree(work_dir, ignore_errors=True)
             return dataclasses.replace(result, output_dir=None, saved_model_dir=None, metrics_path=None,
@@ -162,10 +173,12 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
 
 
 def _export_and_measure(fitted, data_dir: str, output_dir: str, final_dir: str, report: bool, metric_splits,
-                        estimator_signatures: bool, start: float, stages) -> TrainResult:
+                        estimator_signatures: bool, start: float, stages, end: float | None = None) -> TrainResult:
     """Exports the SavedModel into ``output_dir`` (the work dir that becomes ``final_dir``), then the metrics of
-    every split through the exported serving function, permutation importance and the report; the paths in the
-    result are the final ones."""
+    every split through the exported serving function (the train split's on a key-hash sample of about
+    :data:`TRAIN_METRIC_ROWS` rows when larger: it is a diagnostic of over-fitting, and a 1M-row pass costs what
+    the trees cost), permutation importance (sized to what is left before ``end``, a ``time.time()``) and the
+    report; the paths in the result are the final ones."""
     from tfpipe.ensembles import records
     from tfpipe.ensembles.metrics import ensemble_metrics, format_metrics
     from tfpipe.ensembles.stages import stage
@@ -181,15 +194,21 @@ def _export_and_measure(fitted, data_dir: str, output_dir: str, final_dir: str, 
     metric_splits = metric_splits or tuple(["train", "eval"] + [s for s in splits if s not in ("train", "eval")])
     metrics, predictions = {}, {}
     for split in metric_splits:
+        rows = records.split_rows(data_dir, "train") if split == "train" else 0
+        sample = TRAIN_METRIC_ROWS / rows if rows > 1.5 * TRAIN_METRIC_ROWS else None
         with stage(stages, f"metrics {split}"):
-            out = records.predict_split(serve_fn, data_dir, split, metadata)
+            out = records.predict_split(serve_fn, data_dir, split, metadata, sample=sample)
             metrics[split] = ensemble_metrics(the_task.kind, out["labels"], out["predictions"],
                                               out["member_predictions"], metadata["member_names"])
-            predictions[split] = {"labels": out["labels"], "predictions": out["predictions"]}
+        if sample is not None:
+            metrics[split]["sample"] = {"fraction": sample, "of_rows": rows, "by": "example_key hash"}
+        predictions[split] = {"labels": out["labels"], "predictions": out["predictions"]}
     importance = None
     if report:
         with stage(stages, "permutation importance"):
-            importance = _importance(serve_fn, data_dir, metadata, the_task.kind, list(compiled.parse_spec))
+            left = None if end is None else end - time.time() - REPORT_SECONDS
+            importance = _importance(serve_fn, data_dir, metadata, the_task.kind, list(compiled.parse_spec),
+                                     seconds=left)
     metrics_path = os.path.join(output_dir, "metrics.json")
     records.write_json(metrics_path, {"metadata": metadata, "splits": metrics, "history": history,
                                       "permutation_importance": importance, "stages": stages.records})

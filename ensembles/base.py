@@ -52,6 +52,13 @@ class FitOptions:
                                        # after the batch in which it passes, with the best weights so far
     data_shard: tuple | None = None    # multi-worker: (index, count) = train on the rows whose example key is
                                        # index mod count (None: train_ds already is this worker's part)
+    sample_inputs: object = None       # one batch of inputs to create the variables on (None: the first batch of
+                                       # train_ds, which fills a cache="preprocessed" train cache whole before the
+                                       # tree members train: their memory and the cache's would add up)
+
+    def first_inputs(self, train_ds):
+        """The inputs to build the ensemble on: ``sample_inputs``, or the first batch of ``train_ds``."""
+        return self.sample_inputs if self.sample_inputs is not None else next(iter(train_ds))[0]
 
     def require_tree_data(self) -> TreeData:
         if self.tree_data is None:

@@ -266,8 +266,7 @@ class BoostingEnsemble(EnsembleModel):
 
     def fit_ensemble(self, train_ds, eval_ds, options: FitOptions) -> list[dict]:
         """Fits the stages one after another (each ``options.epochs`` epochs, early stopping on eval loss)."""
-        x0 = next(iter(train_ds))[0]
-        self.build_on(x0, options)
+        self.build_on(options.first_inputs(train_ds), options)
         self._init_prior(train_ds)
         histories = []
         n_classes = max(self.task.n_classes, 2)

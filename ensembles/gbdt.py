@@ -42,6 +42,7 @@ import keras
 import numpy as np
 import xgboost as xgb
 
+from tfpipe.ensembles.pacing import Pace
 from tfpipe.ensembles.task import Task
 from tfpipe.ensembles.trees import compile_boosters, tree_margins
 
@@ -203,14 +204,22 @@ class TreeBatches(xgb.DataIter):
         return True
 
 
-class StopAt(xgb.callback.TrainingCallback):
-    """Ends XGBoost's training after the round during which ``deadline`` (``time.monotonic()``) passed."""
+RATE_NAMES = ("eta", "learning_rate", "shrinkage_rate")     # a rate the user set is never paced
 
-    def __init__(self, deadline: float):
+
+class StopAt(xgb.callback.TrainingCallback):
+    """Ends XGBoost's training after the round during which ``deadline`` (``time.monotonic()``) passed; with a
+    :class:`~tfpipe.ensembles.pacing.Pace`, raises ``eta`` after the probe rounds when the rest would not converge."""
+
+    def __init__(self, deadline: float, pace=None):
         super().__init__()
-        self.deadline = deadline
+        self.deadline, self.pace = deadline, pace
 
     def after_iteration(self, model, epoch, evals_log) -> bool:
+        if self.pace is not None:
+            rate = self.pace.rate_after(epoch + 1)
+            if rate is not None:
+                model.set_param("eta", rate)
         return time.monotonic() >= self.deadline
 
 
@@ -244,22 +253,29 @@ def train_boosters(train_ds, eval_ds, task: Task, tree_features, n_models: int, 
         start = time.time()
         if weights is not None:
             dtrain.set_weight(weights[:, m])
+        pace = None
+        if deadline is not None and not any(k in dict(config.params) for k in RATE_NAMES):
+            pace = Pace(deadline, float(params["eta"]), config.num_boost_round)
         booster = xgb.train({**params, "seed": int(dict(params).get("seed", seed)) + m}, dtrain,
                             num_boost_round=config.num_boost_round, evals=evals,
                             early_stopping_rounds=config.early_stopping_rounds if evals else None,
-                            verbose_eval=False, callbacks=[StopAt(deadline)] if deadline is not None else None)
+                            verbose_eval=False,
+                            callbacks=[StopAt(deadline, pace)] if deadline is not None else None)
         best = getattr(booster, "best_iteration", None) if evals else None
         if best is not None and best + 1 < booster.num_boosted_rounds():
             booster = booster[: best + 1]
         info = {"rounds": int(booster.num_boosted_rounds()), "seconds": time.time() - start,
                 "feed_seconds": feed_seconds, "rows": batches.rows, "device": params["device"]}
+        if pace is not None and pace.paced is not None:
+            info["paced_rate"] = pace.paced
         if evals:
             info["eval_" + params["eval_metric"]] = float(
                 booster.eval(evals[0][0]).split(":")[-1])
         infos.append(info)
         boosters.append(booster)
+        paced = f", eta raised to {info['paced_rate']:.3f} to fit the time limit" if "paced_rate" in info else ""
         log(f"[tfpipe gbdt] model {m + 1}/{n_models}: {info['rounds']} rounds in {info['seconds']:.1f} s "
-            f"on {params['device']} ({batches.rows} rows, data feed {feed_seconds:.1f} s)")
+            f"on {params['device']} ({batches.rows} rows, data feed {feed_seconds:.1f} s{paced})")
     return boosters, infos
 
 

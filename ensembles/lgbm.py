@@ -33,7 +33,8 @@ import time
 import lightgbm as lgb
 import numpy as np
 
-from tfpipe.ensembles.gbdt import GBDTConfig
+from tfpipe.ensembles.gbdt import RATE_NAMES, GBDTConfig
+from tfpipe.ensembles.pacing import Pace
 from tfpipe.ensembles.task import Task
 
 DEFAULT_PARAMS = {
@@ -147,6 +148,20 @@ def _stop_at(deadline: float, early_stopping):
     return callback
 
 
+def _paced(pace: Pace):
+    """A LightGBM callback run before each round: after the probe rounds, raises ``learning_rate`` when
+    :class:`~tfpipe.ensembles.pacing.Pace` says the rest would not converge before the deadline."""
+
+    def callback(env):
+        rate = pace.rate_after(env.iteration - env.begin_iteration)
+        if rate is not None:
+            env.model.reset_parameter({"learning_rate": rate})
+
+    callback.before_iteration = True
+    callback.order = 10
+    return callback
+
+
 def train_lightgbm_boosters(train_ds, eval_ds, task: Task, tree_features, n_models: int, config: GBDTConfig,
                             seed: int = 0, weights_fn=None, base_margin_fn=None, log=print,
                             deadline: float | None = None) -> tuple[list, list]:
@@ -180,8 +195,12 @@ def train_lightgbm_boosters(train_ds, eval_ds, task: Task, tree_features, n_mode
         dtrain.set_weight(None if weights is None else np.ascontiguousarray(weights[:, m]))
         callbacks = [lgb.early_stopping(config.early_stopping_rounds, verbose=False)] if (
             valid is not None and config.early_stopping_rounds) else []
+        pace = None
         if deadline is not None:
             callbacks.append(_stop_at(deadline, callbacks[0] if callbacks else None))
+            if not any(k in dict(config.lgbm_params) for k in RATE_NAMES):
+                pace = Pace(deadline, float(params["learning_rate"]), config.num_boost_round)
+                callbacks.append(_paced(pace))
         booster = lgb.train({**params, "seed": int(params["seed"]) + m}, dtrain,
                             num_boost_round=config.num_boost_round, valid_sets=[valid] if valid else [],
                             valid_names=["eval"] if valid else [], callbacks=callbacks)
@@ -191,10 +210,13 @@ def train_lightgbm_boosters(train_ds, eval_ds, task: Task, tree_features, n_mode
         booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
         info = {"rounds": int(best), "seconds": time.time() - start, "feed_seconds": feed_seconds,
                 "rows": train.rows, "device": "cpu", "library": "lightgbm"}
+        if pace is not None and pace.paced is not None:
+            info["paced_rate"] = pace.paced
         if params["metric"] in scores:
             info["eval_" + params["metric"]] = float(scores[params["metric"]])
         infos.append(info)
         boosters.append(booster)
+        paced = f", learning_rate raised to {pace.paced:.3f} to fit the time limit" if "paced_rate" in info else ""
         log(f"[tfpipe lgbm] model {m + 1}/{n_models}: {best} rounds in {info['seconds']:.1f} s "
-            f"({train.rows} rows, data feed {feed_seconds:.1f} s)")
+            f"({train.rows} rows, data feed {feed_seconds:.1f} s{paced})")
     return boosters, infos

@@ -88,7 +88,8 @@ def format_metrics(metrics: dict) -> str:
     for split, m in metrics.items():
         ens = m["ensemble"]
         cols = [k for k in ("auc", "logloss", "accuracy", "rmse", "mae") if k in ens]
-        lines.append(f"[{split}] n={ens.get('count', 0)}  " + "  ".join(f"{k}={ens[k]:.4f}" for k in cols))
+        of = f" (key-hash sample of {m['sample']['of_rows']} rows)" if "sample" in m else ""
+        lines.append(f"[{split}] n={ens.get('count', 0)}{of}  " + "  ".join(f"{k}={ens[k]:.4f}" for k in cols))
         for name, mm in m.get("members", {}).items():
             mark = " *" if name == m.get("best_member") else ""
             lines.append(f"    {name:>14}: " + "  ".join(f"{k}={mm[k]:.4f}" for k in cols if k in mm) + mark)

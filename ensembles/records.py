@@ -60,13 +60,34 @@ def carve_filter(mode: str | None, carve: dict | None):
     return lambda keys: split_filter(keys, mode, carve)
 
 
+SAMPLE_SEED = 0x5A3D1E     # the key-hash seed of metric samples (independent of the eval carve-out's)
+
+
+def sample_filter(keep, fraction: float | None):
+    """``keep`` (a key filter or None) and, for ``fraction`` < 1, a key-hash sample of that fraction: the same rows
+    on every run and every worker."""
+    if fraction is None or fraction >= 1:
+        return keep
+    if not fraction > 0:
+        raise ValueError(f"sample fraction must be in (0, 1], got {fraction!r}")
+    import tensorflow as tf
+
+    def sampled(keys):
+        chosen = is_holdout(keys, fraction, SAMPLE_SEED)
+        return chosen if keep is None else tf.logical_and(keep(keys), chosen)
+
+    return sampled
+
+
 def serialized_dataset(data_dir: str, split: str, batch_size: int = 1024, carve: dict | None = None,
-                       limit: int | None = None):
-    """Batches of serialized tf.Example strings of ``split`` (eval/train carved per ``carve``)."""
+                       limit: int | None = None, sample: float | None = None):
+    """Batches of serialized tf.Example strings of ``split`` (eval/train carved per ``carve``); ``sample``: only
+    that fraction of the rows, chosen by key hash (:func:`sample_filter`)."""
     from tfpipe.features.dataset import record_batches
 
     read_split, mode = source_split(split, data_dir, carve)
-    ds = record_batches(data_dir, read_split, batch_size, deterministic=True, keep=carve_filter(mode, carve))
+    ds = record_batches(data_dir, read_split, batch_size, deterministic=True,
+                        keep=sample_filter(carve_filter(mode, carve), sample))
     if not limit:
         return ds
     return ds.unbatch().take(limit).batch(batch_size)
@@ -92,11 +113,13 @@ def labels_from_examples(serialized, spec):
 
 
 def predict_split(serve_fn, data_dir: str, split: str, meta: dict, batch_size: int = 2048,
-                  limit: int | None = None) -> dict:
-    """Runs ``serve_fn(examples=...)`` over a split -> numpy ``predictions``, ``member_predictions``, ``labels``."""
+                  limit: int | None = None, sample: float | None = None) -> dict:
+    """Runs ``serve_fn(examples=...)`` over a split (or a key-hash ``sample`` fraction of it) -> numpy
+    ``predictions``, ``member_predictions``, ``labels``."""
     preds, members, labels = [], [], []
     spec = label_spec(meta)
-    for batch in serialized_dataset(data_dir, split, batch_size, meta.get("eval_carve"), limit=limit):
+    for batch in serialized_dataset(data_dir, split, batch_size, meta.get("eval_carve"), limit=limit,
+                                    sample=sample):
         y, valid = labels_from_examples(batch, spec)
         out = serve_fn(examples=batch)
         preds.append(out["predictions"].numpy()[valid])

@@ -11,8 +11,10 @@ member of weight 0 is removed from the model (not exported, not run), which the 
 history (phase ``selection``) say. The eval rows both stop the members and choose the weights: a mild optimism
 of the eval metrics, none on the other splits.
 
-With ``FitOptions.deadline`` (``--time-limit``) a member is only started while time is left (the first always
-is), and a member in training stops at the deadline with what it has learnt (trees: the rounds so far, cut at
+With ``FitOptions.deadline`` (``--time-limit``) each tree member gets its share of the time left
+(:func:`_share`: twice the Keras pass's), a tree member paces its learning rate to that share
+(:mod:`tfpipe.ensembles.pacing`), a member is only started while time is left (the first always
+is), and a member in training stops at its deadline with what it has learnt (trees: the rounds so far, cut at
 their best eval round; Keras: the best epoch so far); a Keras member that never trained is dropped. So the
 ensemble always ends valid.
 
@@ -133,8 +135,7 @@ class SelectionEnsemble(EnsembleModel):
 
         if eval_ds is None:
             raise ValueError("selection needs eval rows (an eval split or the key carve-out) to weigh its members")
-        x0 = next(iter(train_ds))[0]
-        self.build_on(x0, options)
+        self.build_on(options.first_inputs(train_ds), options)
         histories, trained, skipped = [], [], []
         log = (lambda message: print(message, flush=True)) if options.verbose != 0 else (lambda message: None)
         order = [i for i, k in enumerate(self.member_kinds) if is_tree_kind(k)]
@@ -154,7 +155,8 @@ class SelectionEnsemble(EnsembleModel):
             start = time.monotonic()
             with stage(options.stages, f"member {self.names[i]}"):
                 histories.append(self.base[i].fit(data.train, data.eval, self.task, data.features,
-                                                  deadline=options.deadline))
+                                                  deadline=_share(options.deadline, len(order) - position,
+                                                                  bool(keras_members))))
             last_seconds = time.monotonic() - start
             trained.append(i)
         if keras_members:
@@ -190,6 +192,25 @@ class SelectionEnsemble(EnsembleModel):
         for kind, member in zip(self.member_kinds, self.base):
             member.trainable = not is_tree_kind(kind)
         return histories
+
+
+TREE_SHARE, KERAS_SHARE = 2.0, 1.0    # a tree member's share of the time left, against the one Keras pass
+
+
+def _share(deadline: float | None, trees_left: int, keras_pass: bool) -> float | None:
+    """The deadline of the next tree member: its share of the time left, ``TREE_SHARE`` for each tree member still
+    to train (this one included) against ``KERAS_SHARE`` for the Keras pass (when there is one). A member that
+    ends early leaves its time to the next ones.
+
+    >>> import time
+    >>> now = time.monotonic(); round(_share(now + 50, 2, True) - now)     # 2 / (2 + 2 + 1) of 50 s
+    20
+    """
+    if deadline is None:
+        return None
+    now = time.monotonic()
+    total = TREE_SHARE * trees_left + (KERAS_SHARE if keras_pass else 0.0)
+    return now + max(deadline - now, 0.0) * TREE_SHARE / total
 
 
 def _seconds_left(options: FitOptions) -> float | None:

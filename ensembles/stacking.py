@@ -160,8 +160,7 @@ class StackingEnsemble(EnsembleModel):
 
     def fit_ensemble(self, train_ds, eval_ds, options: FitOptions) -> list[dict]:
         """Phase 1: all base copies in one pass; phase 2: the meta-learner on out-of-fold logits."""
-        x0 = next(iter(train_ds))[0]
-        self.build_on(x0, options)
+        self.build_on(options.first_inputs(train_ds), options)
         from tfpipe.ensembles.stages import stage
 
         histories = []

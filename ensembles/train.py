@@ -277,9 +277,10 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
               f"{_mb(budget.tree_bytes) if budget.tree_bytes else 'streamed'}", flush=True)
     # A carved eval set is chosen before batching (make_dataset's keep): full batches, one shape for XLA.
     read_batch = max(1, batch_size // role.count) if read_part else batch_size
+    part = dict(shard=(role.index, role.count) if read_part else None,
+                keep=records.carve_filter("keep" if carve else None, carve))
     train_ds = tff.make_dataset(data_dir, "train", compiled, read_batch, shuffle=True, seed=seed, cache=cache,
-                                label=label_spec, shard=(role.index, role.count) if read_part else None,
-                                keep=records.carve_filter("keep" if carve else None, carve))
+                                label=label_spec, **part)
     eval_split, eval_mode = records.source_split("eval", data_dir, carve)
     eval_ds = tff.make_dataset(data_dir, eval_split, compiled, 2048, cache=budget.keras_eval, label=label_spec,
                                keep=records.carve_filter(eval_mode, carve))
@@ -307,8 +308,10 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
             options.tree_data = _tree_data(data_dir, compiled, label_spec, carve, gbdt_config,
                                            blocks="all" if ensemble == "boosting" else "tree")
         with stage(stages, "first batch + build", f"cache={cache}"):
-            x0 = next(iter(train_ds))[0]
-            model.build_on(x0, options)
+            # one batch read uncached: the first batch of train_ds would fill its whole cache before any tree trains
+            first = tff.make_dataset(data_dir, "train", compiled, read_batch, label=label_spec, **part)
+            options.sample_inputs = next(iter(first.take(1)))[0]
+            model.build_on(options.sample_inputs, options)
         members = members or len(model.member_names())     # the ensemble's default, before any is dropped
         print(f"[tfpipe train] {ensemble} of {members} ({the_task.kind}), precision={policy}, "
               f"strategy={strategy_name(dist)} x{dist.num_replicas_in_sync}, features={source}", flush=True)
