@@ -161,10 +161,10 @@ class SelectionEnsemble(EnsembleModel):
             trained.append(i)
         if keras_members:
             left = _seconds_left(options)
-            if trained and left is not None and left <= 0:
+            if trained and left is not None and left < 0.5 * last_seconds:
                 skipped += keras_members
-                log(f"[tfpipe train] selection: {', '.join(self.names[i] for i in keras_members)} skipped (no time "
-                    "left)")
+                log(f"[tfpipe train] selection: {', '.join(self.names[i] for i in keras_members)} skipped "
+                    f"({max(left, 0):.0f} s left, the last member took {last_seconds:.0f} s)")
             else:
                 log(f"[tfpipe train] selection: training {', '.join(self.names[i] for i in keras_members)} in one "
                     f"pass{_budget(left)}")
