@@ -42,7 +42,7 @@ import keras
 import numpy as np
 import xgboost as xgb
 
-from tfpipe.ensembles.pacing import Pace
+from tfpipe.ensembles.pacing import pace_for
 from tfpipe.ensembles.task import Task
 from tfpipe.ensembles.trees import compile_boosters, tree_margins
 
@@ -204,9 +204,6 @@ class TreeBatches(xgb.DataIter):
         return True
 
 
-RATE_NAMES = ("eta", "learning_rate", "shrinkage_rate")     # a rate the user set is never paced
-
-
 class StopAt(xgb.callback.TrainingCallback):
     """Ends XGBoost's training after the round during which ``deadline`` (``time.monotonic()``) passed; with a
     :class:`~tfpipe.ensembles.pacing.Pace`, raises ``eta`` after the probe rounds when the rest would not converge."""
@@ -253,9 +250,7 @@ def train_boosters(train_ds, eval_ds, task: Task, tree_features, n_models: int, 
         start = time.time()
         if weights is not None:
             dtrain.set_weight(weights[:, m])
-        pace = None
-        if deadline is not None and not any(k in dict(config.params) for k in RATE_NAMES):
-            pace = Pace(deadline, float(params["eta"]), config.num_boost_round)
+        pace = pace_for(deadline, params, config.params, config.num_boost_round, "eta")
         booster = xgb.train({**params, "seed": int(dict(params).get("seed", seed)) + m}, dtrain,
                             num_boost_round=config.num_boost_round, evals=evals,
                             early_stopping_rounds=config.early_stopping_rounds if evals else None,

@@ -33,8 +33,8 @@ import time
 import lightgbm as lgb
 import numpy as np
 
-from tfpipe.ensembles.gbdt import RATE_NAMES, GBDTConfig
-from tfpipe.ensembles.pacing import Pace
+from tfpipe.ensembles.gbdt import GBDTConfig
+from tfpipe.ensembles.pacing import Pace, pace_for
 from tfpipe.ensembles.task import Task
 
 DEFAULT_PARAMS = {
@@ -195,12 +195,11 @@ def train_lightgbm_boosters(train_ds, eval_ds, task: Task, tree_features, n_mode
         dtrain.set_weight(None if weights is None else np.ascontiguousarray(weights[:, m]))
         callbacks = [lgb.early_stopping(config.early_stopping_rounds, verbose=False)] if (
             valid is not None and config.early_stopping_rounds) else []
-        pace = None
         if deadline is not None:
             callbacks.append(_stop_at(deadline, callbacks[0] if callbacks else None))
-            if not any(k in dict(config.lgbm_params) for k in RATE_NAMES):
-                pace = Pace(deadline, float(params["learning_rate"]), config.num_boost_round)
-                callbacks.append(_paced(pace))
+        pace = pace_for(deadline, params, config.lgbm_params, config.num_boost_round, "learning_rate")
+        if pace is not None:
+            callbacks.append(_paced(pace))
         booster = lgb.train({**params, "seed": int(params["seed"]) + m}, dtrain,
                             num_boost_round=config.num_boost_round, valid_sets=[valid] if valid else [],
                             valid_names=["eval"] if valid else [], callbacks=callbacks)

@@ -25,6 +25,7 @@ import time
 PROBE_ROUNDS = 10     # rounds timed before the rate is decided
 TARGET = 30.0         # learning rate x rounds of a converged library default (XGBoost: 0.3 x 100)
 MAX_RATE = 0.3        # never faster than XGBoost's own default
+RATE_NAMES = ("eta", "learning_rate", "shrinkage_rate")     # a rate the user set under any name is never paced
 
 
 class Pace:
@@ -53,3 +54,11 @@ class Pace:
             return None
         self.paced = rate
         return rate
+
+
+def pace_for(deadline: float | None, params: dict, user_params, rounds: int, key: str) -> Pace | None:
+    """The :class:`Pace` of one booster: None without a deadline or when ``user_params`` set a rate; else paced
+    from ``params[key]`` (the library's configured rate)."""
+    if deadline is None or any(name in dict(user_params) for name in RATE_NAMES):
+        return None
+    return Pace(deadline, float(params[key]), rounds)
