@@ -39,6 +39,43 @@ class TrainResult:
 TRAIN_METRIC_ROWS = 200_000     # train-split metrics on a key-hash sample of about this many rows when larger
 REPORT_SECONDS = 3.0             # kept for writing the report after the importance
 IMPORTANCE_ROW_SECONDS = 60e-6   # one proto copy + serve per row and column, measured on the wide table (2 cores)
+EXPORT_SECONDS = 5.0             # tracing + saving the serving function (3.6 s at 1M rows, wide table, 2 cores)
+SCORE_ROW_SECONDS = 35e-6        # metrics through the serving function, per row (9.1-12.4 s for 350k rows, same)
+
+
+def post_fit_seconds(rows: dict, eval_fraction: float) -> float:
+    """What export, metrics, importance and report cost after the fit, estimated from the split sizes in the
+    manifest (``rows_written``) with the constants above: a time limit keeps this much for them.
+
+    The eval rows count twice: the ensemble's own weighing of its members (selection, stacking) predicts them
+    after the last member, before export.
+
+    >>> round(post_fit_seconds({"train": 1_000_000, "test": 50_000}, 0.1), 1)   # the 1M-row wide table
+    24.8
+    """
+    train = rows.get("train", 0)
+    evaluated = rows.get("eval", eval_fraction * train)   # an eval split, else the carve-out of the train split
+    scored = train if train <= 1.5 * TRAIN_METRIC_ROWS else TRAIN_METRIC_ROWS
+    scored += sum(n for split, n in rows.items() if split not in ("train", "eval")) + 2 * evaluated
+    return EXPORT_SECONDS + REPORT_SECONDS + 1.0 + scored * SCORE_ROW_SECONDS
+
+
+def fit_deadline(time_limit: float | None, rows: dict, eval_fraction: float, since: float) -> float | None:
+    """The ``time.monotonic()`` by which the fit must end so that a call that began at ``since`` (a
+    ``time.monotonic()``) ends near ``time_limit`` seconds after it: :func:`post_fit_seconds` is kept back, at
+    least 15% and at most half of the limit.
+
+    >>> fit_deadline(100.0, {"train": 1_000_000, "test": 50_000}, 0.1, since=0.0)    # 100 - 24.8
+    75.25
+    >>> fit_deadline(10.0, {"train": 1_000_000}, 0.1, since=0.0)                     # at most half
+    5.0
+    >>> fit_deadline(None, {}, 0.1, since=0.0) is None
+    True
+    """
+    if time_limit is None:
+        return None
+    keep = min(0.5 * time_limit, max(0.15 * time_limit, post_fit_seconds(rows, eval_fraction)))
+    return since + float(time_limit) - keep
 
 
 def _importance(serve_fn, data_dir: str, metadata: dict, task_kind: str, columns: list, limit: int = 4096,
@@ -96,12 +133,14 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     rounds and patience of both, ``gbdt_device`` auto|cpu|cuda for XGBoost). ``report``, ``metric_splits`` and
     ``estimator_signatures`` are the export's settings (``ExportConfig``). ``time_limit`` (seconds, from the
     start of the call): training stops adding members and stops the member in training so that the run ends
-    near it with a valid, exported model; 15% of it is kept for the export and the metrics. ``cache_budget``
+    near it with a valid, exported model; :func:`post_fit_seconds` of it (15-50%) is kept for the export and the
+    metrics. ``cache_budget``
     (bytes, or ``"4G"``-style; default a quarter of the RAM) bounds all of training's in-memory data caches
     together; what does not fit streams from the shards (:func:`tfpipe.ensembles.train.plan_caches`). Returns a
     :class:`TrainResult`; see :mod:`tfpipe.ensembles.train` for the training steps and ``ensembles/README.md`` for
     the options.
     """
+    start, started = time.time(), time.monotonic()     # the time limit counts the imports below (TensorFlow: ~5 s)
     import inspect
     import shutil
     import tempfile
@@ -115,11 +154,9 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     from tfpipe.ensembles.stages import StageLog
     from tfpipe.pipelines import publish
 
-    start = time.time()
     registry.get(ensemble)          # a clear error for an unknown name, before any work
     if time_limit is not None and not time_limit > 0:
         raise ValueError(f"time_limit must be > 0 seconds, got {time_limit!r}")
-    deadline = None if time_limit is None else time.monotonic() + 0.85 * float(time_limit)
     defaults = {name: p.default for name, p in inspect.signature(train_ensemble).parameters.items()}
     check_applicable(ensemble, member_kind, dict(
         feature_fraction=feature_fraction, bootstrap=bootstrap, folds=folds, boosting=boosting, shrinkage=shrinkage,
@@ -139,6 +176,7 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     rows = manifest.get("rows_written", {})
     if not rows.get("train"):
         raise ValueError(f"{data_dir} has no rows in its train split (rows written: {rows}); nothing to train on")
+    deadline = fit_deadline(time_limit, rows, eval_fraction, since=started)
     if role.is_chief:
         final_dir = publish.check_replaceable(output_dir, publish.MODEL, overwrite)   # refuse before any work
         work_dir = publish.make_work_dir(final_dir)
