@@ -36,7 +36,7 @@ setup(
         "xgboost>=3.0,<4",   # gbdt members (CUDA build on Linux x86_64); brings scipy (stacking's meta-learner)
         "lightgbm>=4.5,<5",  # lgbm members (ensembles/lgbm.py; dump_model JSON and CategoricalDecision of 4.x)
         "scipy>=1.11,<2",
-        "psutil>=5.9,<8",    # the process's start time for --time-limit (tensorflow-datasets needs it too)
+        "psutil>=5.9,<8",    # --time-limit: the process start off Linux (tensorflow-datasets needs it too)
     ],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],

@@ -38,6 +38,7 @@ class TrainResult:
 
 TRAIN_METRIC_ROWS = 200_000     # train-split metrics on a key-hash sample of about this many rows when larger
 REPORT_SECONDS = 3.0             # kept for writing the report after the importance
+IMPORTANCE_SHARE = 0.1           # permutation importance costs at most this share of the fit's seconds (>= 1 s)
 IMPORTANCE_ROW_SECONDS = 60e-6   # one proto copy + serve per row and column, measured on the wide table (2 cores)
 EXPORT_SECONDS = 5.0             # tracing + saving the serving function (3.6 s at 1M rows, wide table, 2 cores)
 SCORE_ROW_SECONDS = 35e-6        # metrics through the serving function, per row (9.1-12.4 s for 350k rows, same)
@@ -215,8 +216,8 @@ def _export_and_measure(fitted, data_dir: str, output_dir: str, final_dir: str, 
     """Exports the SavedModel into ``output_dir`` (the work dir that becomes ``final_dir``), then the metrics of
     every split through the exported serving function (the train split's on a key-hash sample of about
     :data:`TRAIN_METRIC_ROWS` rows when larger: it is a diagnostic of over-fitting, and a 1M-row pass costs what
-    the trees cost), permutation importance (sized to what is left before ``end``, a ``time.time()``) and the
-    report; the paths in the result are the final ones."""
+    the trees cost), permutation importance (sized to :data:`IMPORTANCE_SHARE` of the fit's time and to what is
+    left before ``end``, a ``time.time()``) and the report; the paths in the result are the final ones."""
     from tfpipe.ensembles import records
     from tfpipe.ensembles.metrics import ensemble_metrics, format_metrics
     from tfpipe.ensembles.stages import stage
@@ -244,7 +245,10 @@ def _export_and_measure(fitted, data_dir: str, output_dir: str, final_dir: str, 
     importance = None
     if report:
         with stage(stages, "permutation importance"):
-            left = None if end is None else end - time.time() - REPORT_SECONDS
+            fit = next((r["seconds"] for r in stages.records if r["stage"] == "fit"), None)
+            left = None if fit is None else max(1.0, IMPORTANCE_SHARE * fit)   # a diagnostic: a bounded cost
+            if end is not None:
+                left = min(left if left is not None else float("inf"), end - time.time() - REPORT_SECONDS)
             importance = _importance(serve_fn, data_dir, metadata, the_task.kind, list(compiled.parse_spec),
                                      seconds=left)
     metrics_path = os.path.join(output_dir, "metrics.json")

@@ -142,3 +142,16 @@ def test_options_the_chosen_ensemble_would_ignore_are_refused(adult_small_dir, t
         train_ensemble(adult_small_dir, str(tmp_path / "m"), ensemble="stacking", member_kind="lgbm,dnn",
                        gbdt_params=["max_depth=4"], shrinkage=0.1)
     assert not (tmp_path / "m").exists()
+
+
+def test_the_command_time_limit_counts_what_start_up_spent():
+    """`tfpipe train --time-limit` is the user's wall clock: the interpreter and TensorFlow's import count."""
+    import subprocess
+    import sys
+    import time
+
+    started = time.time()
+    spent = float(subprocess.run([sys.executable, "-c", "import time; time.sleep(0.3); "
+                                  "from tfpipe.train_cli import process_seconds; print(process_seconds())"],
+                                 check=True, capture_output=True, text=True).stdout)
+    assert 0.3 <= spent <= time.time() - started + 0.05
