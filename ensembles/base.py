@@ -72,8 +72,9 @@ class FitOptions:
 
 
 def fit_keras(model: keras.Model, train_ds, eval_ds, loss, options: FitOptions, phase: str = "train",
-              learning_rate: float | None = None, epochs: int | None = None) -> dict:
+              learning_rate: float | None = None, epochs: int | None = None, callbacks=()) -> dict:
     """Compiles ``model`` (Adam, loss scaling under mixed_float16) and fits it; returns ``{loss, val_loss}``.
+    ``callbacks``: more Keras callbacks, after early stopping (one process only: the multi-worker loop has none).
 
     Example::
 
@@ -97,7 +98,7 @@ def fit_keras(model: keras.Model, train_ds, eval_ds, loss, options: FitOptions, 
     with options.scope():
         optimizer = wrap_optimizer(keras.optimizers.Adam(lr), options.policy)
         model.compile(optimizer=optimizer, loss=loss, jit_compile=options.jit_compile)
-    callbacks = []
+    callbacks = list(callbacks)
     if eval_ds is not None and options.patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience,
                                                        restore_best_weights=True))
