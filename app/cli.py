@@ -39,8 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tfpipe`` command; returns the process exit status."""
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
-    if unknown and not getattr(args, "accepts_extra_args", False):
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    extra = getattr(args, "accepts_extra_args", False)
+    if not extra:
+        from tfpipe.pipelines.storage import is_store_flag
+
+        store_flags = [arg for arg in unknown if is_store_flag(arg)]
+        unknown = [arg for arg in unknown if not is_store_flag(arg)]
+        if unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        if store_flags or any("://" in str(value) for value in vars(args).values()):
+            from tfpipe.pipelines.storage import configure_store
+
+            configure_store(store_flags)   # Beam's store flags and the store's environment, for every command
     args.extra_args = unknown
     try:
         return int(args.handler(args) or 0)

@@ -39,11 +39,12 @@ class FittedEnsemble:
 def _load_definitions(data_dir: str, features_config: str | None, label: str):
     from tfpipe import features as tff
     from tfpipe.features import artifacts
+    from tfpipe.pipelines import storage
 
     schema, stats = artifacts.load_schema(data_dir), artifacts.load_statistics(data_dir)
     source = features_config
-    if source is None and os.path.exists(os.path.join(data_dir, "features.pbtxt")):
-        source = os.path.join(data_dir, "features.pbtxt")
+    if source is None and storage.exists(storage.join(data_dir, "features.pbtxt")):
+        source = storage.join(data_dir, "features.pbtxt")
     if source is not None:
         definitions = tff.load_config(source)
     else:

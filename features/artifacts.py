@@ -1,6 +1,7 @@
 """Looks features up in what ``tfpipe preprocess`` wrote (docs/CONTRACTS.md section 1).
 
-Files are read by :mod:`tfpipe.pipelines.artifacts`; this module adds what the features stage asks of them:
+Files are read by :mod:`tfpipe.pipelines.artifacts` (local or on any store :mod:`tfpipe.pipelines.storage`
+handles); this module adds what the features stage asks of them:
 one split's statistics, one feature's statistics, dtypes and valency.
 
 Example (``adult``: a ``tfpipe preprocess`` output directory of Adult rows)::
@@ -18,6 +19,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from tfpipe.pipelines import artifacts as pipeline_artifacts
+from tfpipe.pipelines import storage
 from tfpipe.pipelines.artifacts import load_manifest, shard_paths  # noqa: F401 (re-exported for this stage)
 
 StatisticsLike = Union[statistics_pb2.DatasetFeatureStatisticsList, str, os.PathLike]
@@ -29,10 +31,9 @@ def load_schema(path: SchemaLike) -> schema_pb2.Schema | None:
     if path is None or isinstance(path, schema_pb2.Schema):
         return path
     path = os.fspath(path)
-    if os.path.isdir(path):
+    if _is_dataset(path):
         return pipeline_artifacts.load_schema(path)
-    with open(path, encoding="utf-8") as f:
-        return text_format.Parse(f.read(), schema_pb2.Schema())
+    return text_format.Parse(storage.read_text(path), schema_pb2.Schema())
 
 
 def load_statistics(path: StatisticsLike) -> statistics_pb2.DatasetFeatureStatisticsList:
@@ -40,10 +41,16 @@ def load_statistics(path: StatisticsLike) -> statistics_pb2.DatasetFeatureStatis
     if isinstance(path, statistics_pb2.DatasetFeatureStatisticsList):
         return path
     path = os.fspath(path)
-    if os.path.isdir(path):
+    if _is_dataset(path):
         return pipeline_artifacts.load_statistics(path)
-    with open(path, encoding="utf-8") as f:
-        return text_format.Parse(f.read(), statistics_pb2.DatasetFeatureStatisticsList())
+    return text_format.Parse(storage.read_text(path), statistics_pb2.DatasetFeatureStatisticsList())
+
+
+def _is_dataset(path: str) -> bool:
+    """A preprocessed DIR (local: a directory; on a store: a prefix with a manifest) rather than one file."""
+    if storage.is_local(path):
+        return os.path.isdir(path)
+    return storage.exists(storage.join(path, pipeline_artifacts.MANIFEST))
 
 
 def compression_type(data_dir: str) -> str:

@@ -18,6 +18,7 @@ from tfpipe.features.definitions import (
     BucketizedColumn, CrossedColumn, Definition, EmbeddingColumn, HashBucketColumn, IdentityColumn,
     IndicatorColumn, NumericColumn, PeriodicColumn, PiecewiseLinearColumn, VocabularyFileColumn, VocabularyListColumn,
     validate_definitions)
+from tfpipe.pipelines import storage
 from tfpipe.proto import feature_config_pb2 as pb
 
 _DTYPE_TO_PROTO = {None: pb.VALUE_TYPE_UNSPECIFIED, "string": pb.VALUE_TYPE_STRING, "int64": pb.VALUE_TYPE_INT64,
@@ -220,6 +221,9 @@ def save_config(definitions: Sequence[Definition], path: str | os.PathLike, labe
     path = os.fspath(path)
     text = "# tfpipe.proto.FeatureConfig (proto/feature_config.proto)\n" + text_format.MessageToString(
         to_proto(definitions, label=label, fitted_split=fitted_split))
+    if not storage.is_local(path):   # one object, written whole by the store (never seen half-written)
+        storage.write_text(path, text)
+        return path
     tmp = f"{path}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
@@ -228,9 +232,8 @@ def save_config(definitions: Sequence[Definition], path: str | os.PathLike, labe
 
 
 def load_config_proto(path: str | os.PathLike) -> pb.FeatureConfig:
-    """The ``FeatureConfig`` message of a text-format file."""
-    with open(os.fspath(path), encoding="utf-8") as f:
-        return text_format.Parse(f.read(), pb.FeatureConfig())
+    """The ``FeatureConfig`` message of a text-format file (local or on a store)."""
+    return text_format.Parse(storage.read_text(os.fspath(path)), pb.FeatureConfig())
 
 
 def load_config(path: str | os.PathLike) -> tuple[Definition, ...]:

@@ -109,6 +109,42 @@ def configure(pipeline_options) -> None:
     FileSystems.set_options(pipeline_options)
 
 
+# Beam's flag for each store setting a user already has in the environment (AWS's own names; boto3 reads the
+# keys itself, but Beam passes its own None endpoint explicitly, so the endpoint is given here)
+ENVIRONMENT_FLAGS = (("AWS_ENDPOINT_URL_S3", "--s3_endpoint_url"), ("AWS_ENDPOINT_URL", "--s3_endpoint_url"),
+                     ("AWS_REGION", "--s3_region_name"), ("AWS_DEFAULT_REGION", "--s3_region_name"))
+STORE_FLAG = re.compile(r"^--(s3_|gcs_|azure_|blob_|hdfs_|project=|project$)")
+
+
+def is_store_flag(arg: str) -> bool:
+    """True for Beam's store options (``--s3_endpoint_url=...``, ``--project``, ``--azure_connection_string``,
+    ``--hdfs_host``, ...), which every tfpipe command takes, not only ``preprocess``.
+
+    >>> is_store_flag("--s3_endpoint_url=http://127.0.0.1:9000"), is_store_flag("--epochs=3")
+    (True, False)
+    """
+    return bool(STORE_FLAG.match(arg))
+
+
+def configure_store(flags=(), environ=None) -> list[str]:
+    """Configures Beam's filesystems in this process from Beam store ``flags`` and the store's standard
+    environment (:data:`ENVIRONMENT_FLAGS`; a flag given wins); returns the flags used. Credentials are never
+    logged or written: boto3, google-auth and Azure's SDK read their own variables and files.
+
+    >>> configure_store([], environ={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
+    ['--s3_endpoint_url=http://127.0.0.1:9']
+    """
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    environ = os.environ if environ is None else environ
+    flags = list(flags)
+    for variable, flag in ENVIRONMENT_FLAGS:
+        if environ.get(variable) and not any(f == flag or f.startswith(flag + "=") for f in flags):
+            flags.append(f"{flag}={environ[variable]}")
+    configure(PipelineOptions(flags))
+    return flags
+
+
 def absolute(path: str) -> str:
     """Local paths made absolute (workers may run elsewhere); URLs unchanged."""
     if scheme(path) == "file":

@@ -117,7 +117,8 @@ def test_dask_runner_on_a_two_worker_cluster_matches_direct(sample, direct, serv
 S3_FLAGS = ["--s3_access_key_id=testing", "--s3_secret_access_key=testing", "--s3_region_name=us-east-1"]
 
 
-def test_inputs_and_output_on_s3_match_direct_and_publish_atomically(sample, direct, serve, free_port):
+def test_inputs_and_output_on_s3_match_direct_and_publish_atomically(sample, direct, serve, free_port, monkeypatch,
+                                                                    capsys):
     pytest.importorskip("moto")
     boto3 = pytest.importorskip("boto3")
     port = free_port()
@@ -165,3 +166,18 @@ def test_inputs_and_output_on_s3_match_direct_and_publish_atomically(sample, dir
     assert listing("datasets", "mine/") == {"notes.txt": b"keep me"}
     with pytest.raises(FileNotFoundError, match="no manifest.json"):
         load_manifest("s3://datasets/mine")
+    # the next stage reads the dataset where it is: store settings as Beam flags, or in AWS's own environment
+    from tfpipe.cli import main
+    from tfpipe.features.config import load_config
+
+    assert main(["features", "init", "--data", "s3://datasets/adult", "--output", "s3://datasets/by-flags.pbtxt",
+                 f"--s3_endpoint_url={endpoint}"] + S3_FLAGS) == 0
+    for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["features", "init", "--data", "s3://datasets/adult"]) == 0
+    assert "s3://datasets/adult/features.pbtxt" in capsys.readouterr().out
+    written = listing("datasets")
+    assert written["adult/features.pbtxt"] == written["by-flags.pbtxt"]
+    keys = {getattr(d, "key", None) for d in load_config("s3://datasets/adult/features.pbtxt")}
+    assert {"age", "fnlwgt"} <= keys and "income" not in keys and b'"native-country"' in written["by-flags.pbtxt"]
