@@ -39,7 +39,7 @@ import math
 import keras
 import numpy as np
 
-from tfpipe.ensembles.tree_masks import build_leaf_masks, exit_leaf_values
+from tfpipe.ensembles.tree_masks import build_leaf_masks, captured_constant, exit_leaf_values
 
 # How XGBoost stores the intercept (``learner_model_param.base_score``) per objective → margin space.
 _BASE_TO_MARGIN = {
@@ -230,7 +230,7 @@ def traverse_leaves(trees: CompiledTrees, x):
     t = trees
     x = tf.cast(x, tf.float32)
     batch = tf.shape(x)[0]
-    const = tf.constant
+    const = captured_constant
     feature, threshold = const(t.feature), const(t.threshold)
     left, right, default_left = const(t.left), const(t.right), const(t.default_left)
     node = tf.tile(const(t.roots)[None, :], [batch, 1])                               # [B, T]
@@ -269,7 +269,7 @@ def tree_margins(trees: CompiledTrees, x, method: str = "auto"):
     t = trees
     leaves = traverse_leaves(t, x) if masks is None else exit_leaf_values(masks, x)   # [B, T]
     batch = tf.shape(leaves)[0]
-    const = tf.constant
+    const = captured_constant
     # XGBoost's order: base margin, then each tree of an output in turn (float32 running sum).
     padded = tf.concat([leaves, tf.zeros([batch, 1], tf.float32)], axis=1)
     layout = np.where(t.layout < 0, t.n_trees, t.layout)
