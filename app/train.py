@@ -153,7 +153,7 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     from tfpipe.features import artifacts
     from tfpipe.ensembles.train import check_applicable, fit_ensemble_model, parse_bytes
     from tfpipe.ensembles.stages import StageLog
-    from tfpipe.pipelines import publish
+    from tfpipe.pipelines import publish, storage
 
     registry.get(ensemble)          # a clear error for an unknown name, before any work
     if time_limit is not None and not time_limit > 0:
@@ -180,7 +180,11 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     deadline = fit_deadline(time_limit, rows, eval_fraction, since=started)
     if role.is_chief:
         final_dir = publish.check_replaceable(output_dir, publish.MODEL, overwrite)   # refuse before any work
-        work_dir = publish.make_work_dir(final_dir)
+        if storage.is_local(final_dir):
+            work_dir = publish.make_work_dir(final_dir)
+        else:   # TensorFlow writes SavedModels to local disk only: built here, uploaded and published at the end
+            publish.clean_stale_work_dirs(final_dir)
+            work_dir = tempfile.mkdtemp(prefix="tfpipe-model-")
     else:   # another worker: the same steps (collective ops need every worker), into a folder deleted at the end
         final_dir = work_dir = tempfile.mkdtemp(prefix=f"tfpipe-worker-{role.index}-")
     try:
@@ -203,7 +207,7 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
                                        report_path=None)
         records.write_json(os.path.join(work_dir, publish.MODEL.marker),
                            {"format": "tfpipe.model/1", "ensemble": ensemble, "label": label,
-                            "data_dir": os.path.abspath(data_dir), "members": result.metadata["member_names"]})
+                            "data_dir": storage.absolute(data_dir), "members": result.metadata["member_names"]})
         publish.publish(work_dir, final_dir, publish.MODEL, overwrite)
     except BaseException:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -261,6 +265,8 @@ def _export_and_measure(fitted, data_dir: str, output_dir: str, final_dir: str, 
 
         with stage(stages, "report"):
             report_path = write_report(output_dir, metrics, history, metadata, predictions, importance)
-    final = lambda path: None if path is None else os.path.join(final_dir, os.path.relpath(path, output_dir))  # noqa: E731
+    from tfpipe.pipelines import storage
+
+    final = lambda path: None if path is None else storage.join(final_dir, os.path.relpath(path, output_dir))  # noqa: E731
     return TrainResult(final_dir, final(saved_model_dir), final(metrics_path), final(report_path), metrics, history,
                        metadata, ensemble=model, serve_fn=serve_fn, seconds=time.time() - start)

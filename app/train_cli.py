@@ -31,9 +31,9 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("train", help="train a bagging/boosting/stacking ensemble and export one SavedModel",
                               description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, help="output DIR of `tfpipe preprocess`")
+    p.add_argument("--data", required=True, help="output DIR of `tfpipe preprocess` (local or s3://, gs://, ...)")
     p.add_argument("--label", default=None, help="label column (default: the manifest's label)")
-    p.add_argument("--output", required=True, help="MODEL_DIR to write (built aside, moved into place at the end)")
+    p.add_argument("--output", required=True, help="MODEL_DIR to write, local or on a store (built aside, published at the end)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing MODEL_DIR, only if it is an earlier `tfpipe train` output")
     p.add_argument("--features", default=None,
@@ -90,6 +90,9 @@ def register(subparsers) -> None:
          help="splits measured into metrics.json (default: train, eval and every other split of the data)")
     flag("--no-estimator-signatures", action="store_false",
          help="only serving_default: no classification / regression signature for TF Serving's Classify / Regress")
+    from tfpipe.features.remote_shards import add_cache_dir_flags
+
+    add_cache_dir_flags(p)
     p.set_defaults(handler=run_train)
 
 
@@ -114,8 +117,11 @@ def process_seconds() -> float:
 
 def run_train(args) -> int:
     from tfpipe.ensembles import train_config
+    from tfpipe.features.remote_shards import configure_cache_dir
     from tfpipe.serving import export_config
     from tfpipe.train import train_ensemble
+
+    configure_cache_dir(args)
 
     options = train_config.train_kwargs(train_config.proto_from_args(args))
     if options.get("time_limit") is not None:   # the user times the command: what start-up spent counts too

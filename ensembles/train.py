@@ -22,6 +22,7 @@ import math
 import os
 
 from tfpipe.ensembles import registry
+from tfpipe.pipelines import storage
 
 
 @dataclasses.dataclass
@@ -39,7 +40,6 @@ class FittedEnsemble:
 def _load_definitions(data_dir: str, features_config: str | None, label: str):
     from tfpipe import features as tff
     from tfpipe.features import artifacts
-    from tfpipe.pipelines import storage
 
     schema, stats = artifacts.load_schema(data_dir), artifacts.load_statistics(data_dir)
     source = features_config
@@ -172,16 +172,7 @@ def parse_bytes(value) -> int:
     >>> parse_bytes("4G"), parse_bytes("1.5M"), parse_bytes(0)
     (4294967296, 1572864, 0)
     """
-    text = str(value).strip().upper().removesuffix("B")
-    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(text[-1:], 1)
-    number = text[:-1] if scale > 1 else text
-    try:
-        result = int(float(number) * scale)
-    except ValueError:
-        raise ValueError(f"cache budget {value!r}: expected bytes, e.g. 4G, 512M or 0") from None
-    if result < 0:
-        raise ValueError(f"cache budget {value!r} must be >= 0")
-    return result
+    return storage.parse_bytes(value, "cache budget")
 
 
 def has_gbdt(model) -> bool:
@@ -331,7 +322,7 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
         "label_dtype": label_spec.dtype, "classes": None if label_spec.classes is None else list(label_spec.classes),
         "member_names": model.member_names(), "precision": policy, "strategy": strategy_name(dist),
         "workers": role.count, "replicas": dist.num_replicas_in_sync,
-        "eval_carve": carve, "members": members, "seed": seed, "data_dir": os.path.abspath(data_dir),
+        "eval_carve": carve, "members": members, "seed": seed, "data_dir": storage.absolute(data_dir),
         "features_source": source,
         "member_kinds": list(getattr(model, "kinds", None) or getattr(model, "member_kinds", ())),
         "gbdt": {"params": dict(gbdt_config.params), "lgbm_params": dict(gbdt_config.lgbm_params),

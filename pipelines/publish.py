@@ -11,6 +11,8 @@ temporary sibling ``.NAME.tmp-*`` and publishes it at the very end (:func:`publi
   LAST; readers refuse a prefix without it (:mod:`tfpipe.pipelines.artifacts`). A job that dies mid-publish
   leaves a prefix that readers refuse and that ``--overwrite`` may replace; a job that dies before leaves its
   ``.NAME.tmp-*`` prefix, which the next run for the same output deletes (:func:`clean_stale_work_dirs`).
+  A directory built on local disk for a store output (a model: TensorFlow writes SavedModels to local paths
+  only) is first uploaded to such a ``.NAME.tmp-*`` prefix, then published the same way.
 
 An existing output is replaced only with ``--overwrite`` AND only when it is recognisably a previous output of
 the same kind (:func:`check_replaceable`): a dataset has a ``manifest.json`` written by ``tfpipe preprocess``, a
@@ -152,6 +154,13 @@ def publish(work_dir: str, output: str, kind: OutputKind, overwrite: bool) -> No
     """
     output = check_replaceable(output, kind, overwrite)
     if not storage.is_local(output):
+        if storage.is_local(work_dir):   # built locally: uploaded beside the output first (a kill leaves a stale
+            local, work_dir = work_dir, make_work_dir(output)   # prefix that the next run deletes, no output)
+            try:
+                upload_tree(local, work_dir)
+            except BaseException:
+                storage.delete_tree(work_dir)
+                raise
         _publish_to_store(work_dir, output, kind)
         return
     old = None
@@ -161,6 +170,22 @@ def publish(work_dir: str, output: str, kind: OutputKind, overwrite: bool) -> No
     os.rename(work_dir, output)
     if old:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def upload_tree(local_dir: str, prefix: str, workers: int = 8) -> int:
+    """Copies every file under ``local_dir`` to the same relative key under ``prefix`` (``workers`` at once);
+    returns the files copied."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = storage.list_files(local_dir)
+
+    def upload(path):
+        with open(path, "rb") as source, storage.create(storage.join(prefix, os.path.relpath(path, local_dir))) as target:
+            storage.copy_stream(source, target)
+
+    with ThreadPoolExecutor(max(1, min(workers, len(files) or 1))) as pool:
+        list(pool.map(upload, files))
+    return len(files)
 
 
 def _publish_to_store(work_dir: str, output: str, kind: OutputKind) -> None:

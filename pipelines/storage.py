@@ -145,6 +145,24 @@ def configure_store(flags=(), environ=None) -> list[str]:
     return flags
 
 
+def parse_bytes(value, what: str = "size") -> int:
+    """``"4G"``, ``"512M"``, ``"100K"``, ``"0"`` or a number → bytes; ``what`` names the setting in errors.
+
+    >>> parse_bytes("4G"), parse_bytes("1.5M"), parse_bytes(0)
+    (4294967296, 1572864, 0)
+    """
+    text = str(value).strip().upper().removesuffix("B")
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}.get(text[-1:], 1)
+    number = text[:-1] if scale > 1 else text
+    try:
+        result = int(float(number) * scale)
+    except ValueError:
+        raise ValueError(f"{what} {value!r}: expected bytes, e.g. 4G, 512M or 0") from None
+    if result < 0:
+        raise ValueError(f"{what} {value!r} must be >= 0")
+    return result
+
+
 def absolute(path: str) -> str:
     """Local paths made absolute (workers may run elsewhere); URLs unchanged."""
     if scheme(path) == "file":

@@ -17,12 +17,16 @@ from tfpipe.serving.export import load_saved_model, read_metadata
 def evaluate_saved_model(model_dir: str, data_dir: str, split: str = "test", batch_size: int = 2048) -> dict:
     """``{"ensemble": {...}, "members": {name: {...}}, "best_member": name}`` for ``split``.
 
-    ``model_dir`` is ``MODEL_DIR/saved_model`` (``MODEL_DIR`` is accepted too).
+    ``model_dir`` is ``MODEL_DIR/saved_model`` (``MODEL_DIR`` is accepted too), local or on a store
+    (:func:`tfpipe.serving.model_store.local_model_dir`); so is ``data_dir``.
     """
     import os
 
     from tfpipe.ensembles.metrics import ensemble_metrics
     from tfpipe.ensembles.records import predict_split
+    from tfpipe.serving.model_store import local_model_dir
+
+    model_dir = local_model_dir(model_dir)
 
     if not os.path.exists(os.path.join(model_dir, "saved_model.pb")) and \
             os.path.exists(os.path.join(model_dir, "saved_model", "saved_model.pb")):

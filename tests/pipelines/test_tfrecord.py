@@ -33,3 +33,43 @@ def test_corrupted_byte_is_detected(tmp_path):
     except tf.errors.DataLossError:
         return
     raise AssertionError("a corrupted record was read without a CRC error")
+
+
+def _tf_blocks(path, block, compression=""):
+    return [[r for r in b.numpy().tolist()] for b in tf.data.TFRecordDataset(path, compression_type=compression)
+            .batch(block)]
+
+
+def test_read_record_blocks_gives_tf_data_blocks_across_chunk_boundaries(tmp_path):
+    from tfpipe.pipelines.tfrecord import read_record_blocks
+
+    rng = np.random.default_rng(3)
+    records = [b"", b"a"] + [rng.bytes(int(n)) for n in rng.integers(0, 900, 400)]
+    for compression, tf_name in (("none", ""), ("gzip", "GZIP")):
+        path = str(tmp_path / f"r.{compression}")
+        write_tfrecords(path, pa.array(records, pa.binary()), compression)
+        for block, chunk in ((1, 7), (32, 1000), (7, 1 << 20), (1000, 513)):   # chunks cut headers and records
+            got = list(read_record_blocks(path, block, compression=tf_name, chunk_bytes=chunk, ahead=1))
+            assert got == _tf_blocks(path, block, tf_name), (compression, block, chunk)
+    empty = str(tmp_path / "empty")
+    write_tfrecords(empty, pa.array([], pa.binary()))
+    assert list(read_record_blocks(empty, 4)) == []
+
+
+def test_read_record_blocks_names_the_file_and_offset_of_damage(tmp_path):
+    import pytest
+
+    from tfpipe.pipelines.tfrecord import CorruptRecord, read_record_blocks
+
+    path = tmp_path / "d.tfrecord"
+    write_tfrecords(str(path), pa.array([b"first", b"hello world"]))
+    good = path.read_bytes()
+    damaged = bytearray(good)
+    damaged[21 + 14] ^= 0xFF   # inside the second record's payload (the first takes 16 + 5 bytes)
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(CorruptRecord, match=r"d\.tfrecord: corrupt TFRecord data at byte 21"):
+        list(read_record_blocks(str(path), 1))
+    path.write_bytes(good[:-3])
+    with pytest.raises(CorruptRecord, match=r"truncated TFRecord at byte 21"):
+        list(read_record_blocks(str(path), 1))
+    assert list(read_record_blocks(str(path), 1, verify=False).__next__()) == [b"first"]

@@ -1,0 +1,180 @@
+"""Datasets and models on an object store, end to end: preprocess → features init → train → evaluate on
+``s3://`` give what the same commands give on local paths. The S3 server (moto) is started on a free 127.0.0.1
+port by the module fixture and killed by PID (its process group) when the module ends."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("moto")
+boto3 = pytest.importorskip("boto3")
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory):
+    """(endpoint, boto3 client) of a moto S3 server with buckets ``data`` and ``models``."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = open(tmp_path_factory.mktemp("moto") / "server.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto did not start on 127.0.0.1:{port}")
+                time.sleep(0.1)
+        endpoint = f"http://127.0.0.1:{port}"
+        client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
+                              aws_secret_access_key="testing", region_name="us-east-1")
+        for bucket in ("data", "models"):
+            client.create_bucket(Bucket=bucket)
+        yield endpoint, client
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        log.close()
+
+
+@pytest.fixture
+def store_env(s3_server, monkeypatch):
+    """The store's settings as a user has them: AWS's own environment variables."""
+    endpoint, client = s3_server
+    for name, value in {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint}.items():
+        monkeypatch.setenv(name, value)
+    from tfpipe.pipelines.storage import configure_store
+
+    configure_store([])
+    yield endpoint, client
+    from tfpipe.features.remote_shards import configure_cache
+
+    configure_cache(None)
+
+
+def _upload_dir(client, local: str, bucket: str, prefix: str) -> str:
+    for root, _, names in os.walk(local):
+        for name in names:
+            path = os.path.join(root, name)
+            client.upload_file(path, bucket, f"{prefix}/{os.path.relpath(path, local)}")
+    return f"s3://{bucket}/{prefix}"
+
+
+@pytest.fixture(scope="module")
+def s3_adult(s3_server, adult_small_dir):
+    """``adult_small_dir`` copied byte for byte to ``s3://data/adult_small`` (2 shards a split)."""
+    return _upload_dir(s3_server[1], adult_small_dir, "data", "adult_small")
+
+
+def _batches(dataset):
+    return [batch.numpy().tolist() for batch in dataset]
+
+
+def test_shards_on_s3_read_as_the_same_batches_as_local(store_env, s3_adult, adult_small_dir):
+    from tfpipe.features.dataset import record_batches
+
+    odd = lambda keys: keys % 2 == 1   # noqa: E731
+    for kwargs in (dict(batch_size=256), dict(batch_size=100, shuffle=True, seed=3, repeat=False),
+                   dict(batch_size=128, keep=odd), dict(batch_size=64, shard=(1, 3), shuffle=True, seed=1)):
+        local = _batches(record_batches(adult_small_dir, "train", **kwargs))
+        remote = _batches(record_batches(s3_adult, "train", **kwargs))
+        assert remote == local and sum(map(len, local)) > 0, kwargs
+
+
+def test_make_dataset_from_s3_matches_local(store_env, s3_adult, adult_small_dir):
+    from tfpipe import features as tff
+
+    compiled = tff.compile_features(tff.fit(tff.default_config(adult_small_dir, adult_small_dir, label="income"),
+                                                  adult_small_dir))
+    for cache in (False, "preprocessed"):
+        local = list(tff.make_dataset(adult_small_dir, "train", compiled, 500, shuffle=True, seed=2, cache=cache))
+        remote = list(tff.make_dataset(s3_adult, "train", compiled, 500, shuffle=True, seed=2, cache=cache))
+        assert len(local) == len(remote) == 6
+        import tensorflow as tf
+
+        for one, other in zip(local, remote):
+            tf.nest.assert_same_structure(one, other)
+            for a, b in zip(tf.nest.flatten(one), tf.nest.flatten(other)):
+                np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_cache_dir_keeps_bounded_local_copies_and_only_deletes_its_own(store_env, s3_adult, tmp_path):
+    from tfpipe.features.dataset import record_batches
+    from tfpipe.features.remote_shards import CACHE_SUFFIX, configure_cache, readable_paths
+    from tfpipe.pipelines import storage
+    from tfpipe.pipelines.artifacts import shard_paths
+
+    train, test = shard_paths(s3_adult, "train"), shard_paths(s3_adult, "test")
+    sizes = {path: storage.size(path) for path in train + test}
+    mine = tmp_path / "cache" / "notes.txt"
+    mine.parent.mkdir()
+    mine.write_text("the user's own file")
+    expected = _batches(record_batches(s3_adult, "train", 300))
+    # room for the train split only: it is fetched once, then read from local disk by TFRecordDataset
+    configure_cache(str(mine.parent), sum(sizes[path] for path in train))
+    local = readable_paths(train)
+    assert all(os.path.isfile(path) and path.endswith(CACHE_SUFFIX) for path in local)
+    assert [os.path.getsize(path) for path in local] == [sizes[path] for path in train]
+    assert _batches(record_batches(s3_adult, "train", 300)) == expected
+    # the test split does not fit beside it: the least recently used copies go, never a file it did not write
+    configure_cache(str(mine.parent), max(sizes[path] for path in test) + 1)
+    assert sum(storage.is_local(path) for path in readable_paths(test)) == 1
+    held = sorted(os.listdir(mine.parent))
+    assert "notes.txt" in held and len(held) == 2 and mine.read_text() == "the user's own file"
+    configure_cache(str(mine.parent), 0)   # no room: every shard is read from the store
+    assert readable_paths(train) == train
+
+
+def _metrics(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def test_whole_run_on_s3_matches_the_same_run_on_local_paths(store_env, adult_small_dir, s3_adult, tmp_path,
+                                                             capsys):
+    from tfpipe.cli import main
+
+    endpoint, client = store_env
+    local_data = str(tmp_path / "data")
+    import shutil
+
+    shutil.copytree(adult_small_dir, local_data)
+    for data in (local_data, s3_adult):
+        assert main(["features", "init", "--data", data]) == 0
+    train = ["--ensemble", "bagging", "--members", "2", "--member-kind", "gbdt,wide_deep", "--epochs", "1",
+             "--gbdt-rounds", "20", "--seed", "0", "--no-report", "--batch-size", "256", "--strategy", "default"]
+    outputs = {"local": str(tmp_path / "model"), "s3": "s3://models/adult"}
+    client.put_object(Bucket="models", Key=".adult.tmp-0123456789ab/saved_model/left-by-a-killed-run", Body=b"x")
+    for (name, output), data in zip(outputs.items(), (local_data, s3_adult)):
+        assert main(["train", "--data", data, "--output", output] + train) == 0
+        assert main(["evaluate", "--model", output, "--data", data, "--split", "test",
+                     "--json", str(tmp_path / f"{name}.json")]) == 0
+    keys = [item["Key"] for item in client.list_objects_v2(Bucket="models").get("Contents", [])]
+    assert "adult/model.json" in keys and "adult/saved_model/saved_model.pb" in keys
+    assert not [key for key in keys if ".tmp-" in key]   # the killed run's prefix is gone, and this run's
+    local, remote = _metrics(tmp_path / "local.json"), _metrics(tmp_path / "s3.json")
+    assert local["ensemble"]["count"] == remote["ensemble"]["count"] == 1000
+    for metric in ("auc", "logloss", "accuracy"):
+        assert remote["ensemble"][metric] == pytest.approx(local["ensemble"][metric], abs=1e-6), metric
+    model = json.loads(client.get_object(Bucket="models", Key="adult/model.json")["Body"].read())
+    assert model["data_dir"] == s3_adult
+    # the model on the store is replaced only with --overwrite, and only because tfpipe wrote it
+    assert main(["train", "--data", s3_adult, "--output", "s3://models/adult"] + train) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    client.put_object(Bucket="models", Key="half/saved_model/saved_model.pb", Body=b"no model.json here")
+    assert main(["evaluate", "--model", "s3://models/half", "--data", s3_adult]) == 2
+    assert "s3://models/half: no model.json" in capsys.readouterr().err
