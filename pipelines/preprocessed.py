@@ -48,6 +48,7 @@ class PreprocessedDataset:
         """Reads the directory (local or any store :mod:`tfpipe.pipelines.storage` handles), cached."""
         manifest_path = storage.join(path, MANIFEST)
         if not storage.exists(manifest_path):
+            storage.check_bucket(path)
             raise FileNotFoundError(f"{path}: no {MANIFEST}; not a finished `tfpipe preprocess` output (the "
                                     f"manifest is written last: a directory without it is incomplete)")
         version = _version(manifest_path)

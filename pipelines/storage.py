@@ -29,6 +29,7 @@ Example::
 """
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
@@ -163,6 +164,89 @@ def parse_bytes(value, what: str = "size") -> int:
     return result
 
 
+class StoreError(ValueError):
+    """A store refused or could not be reached: one line naming the path and what to set (a ``ValueError``, so
+    every command prints it as one line)."""
+
+
+_CREDENTIALS = ("credentials", "invalidaccesskeyid", "signaturedoesnotmatch", "accessdenied", "forbidden", "403",
+                "expiredtoken", "invalidtoken", "unauthorized", "401")
+_UNREACHABLE = ("could not connect", "connect timeout", "connection refused", "endpointconnectionerror",
+                "name or service not known", "max retries exceeded", "read timeout")
+_SETTINGS = {
+    "s3": ("AWS_ENDPOINT_URL (or --s3_endpoint_url)", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE "
+           "(or --s3_access_key_id / --s3_secret_access_key)"),
+    "gs": ("STORAGE_EMULATOR_HOST (emulators only)", "GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth "
+           "application-default login`, and --project"),
+    "azfs": ("--azure_connection_string", "AZURE_STORAGE_CONNECTION_STRING (or --azure_connection_string)"),
+}
+
+
+def _is_store_failure(error: BaseException) -> bool:
+    module = type(error).__module__ or ""
+    return module.startswith(("apache_beam.io", "botocore", "boto3", "google", "azure", "urllib3", "requests"))
+
+
+def explain(path: str, error: BaseException) -> StoreError:
+    """The :class:`StoreError` for a failure of the store holding ``path``: what was wrong and what to set.
+
+    >>> str(explain("s3://bkt/data", ConnectionError("Could not connect to the endpoint URL")))[:60]
+    's3://bkt/data: cannot reach the store (Could not connect to '
+    """
+    name = scheme(path) or "file"
+    reason = " ".join(str(error).split())[:300] or type(error).__name__
+    text = f"{type(error).__name__} {reason}".lower()
+    endpoint_setting, credential_setting = _SETTINGS.get(name, ("the store's endpoint", "the store's credentials"))
+    if "nosuchbucket" in text or "bucket does not exist" in text:
+        bucket = path.split("://", 1)[-1].split("/", 1)[0]
+        return StoreError(f"{path}: the bucket {bucket!r} does not exist on this store ({reason}); create it, or "
+                          f"check the path and {endpoint_setting}")
+    if any(word in text for word in _UNREACHABLE):
+        endpoint = _endpoint(path)
+        return StoreError(f"{path}: cannot reach the store ({reason}); endpoint "
+                          f"{endpoint or 'the default of ' + name}: set {endpoint_setting}")
+    if any(word in text for word in _CREDENTIALS):
+        return StoreError(f"{path}: the store refused the request or found no credentials ({reason}); set "
+                          f"{credential_setting}")
+    return StoreError(f"{path}: the store failed ({reason}); check {endpoint_setting} and {credential_setting}")
+
+
+def check_bucket(path: str) -> None:
+    """Raises :class:`StoreError` when ``path``'s S3 bucket does not exist or its endpoint cannot be reached (a
+    missing bucket otherwise reads as "no such file"); other stores and local paths: nothing is checked."""
+    if scheme(path) == "s3":
+        _s3io(path)
+
+
+def _endpoint(path: str) -> Optional[str]:
+    try:
+        options = FileSystems.get_filesystem(path)._options   # pylint: disable=protected-access
+        from apache_beam.options.pipeline_options import S3Options
+
+        return options.view_as(S3Options).s3_endpoint_url if scheme(path) == "s3" else None
+    except Exception:   # noqa: BLE001 (only for the message)
+        return None
+
+
+def _store_errors(function):
+    """Turns a store's own exception (botocore, Beam's S3ClientError / BeamIOError, google-api-core, Azure) raised
+    for a non-local path into :func:`explain`'s one line; local errors pass through unchanged."""
+
+    @functools.wraps(function)
+    def call(path, *args, **kwargs):
+        try:
+            return function(path, *args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as error:
+            first = path if isinstance(path, str) else next(iter(path), "")
+            if is_local(first) or not _is_store_failure(error):
+                raise
+            raise explain(first, error) from error
+
+    return call
+
+
 def absolute(path: str) -> str:
     """Local paths made absolute (workers may run elsewhere); URLs unchanged."""
     if scheme(path) == "file":
@@ -182,6 +266,7 @@ def basename(path: str) -> str:
     return os.path.basename(path) if is_local(path) else FileSystems.split(path)[1]
 
 
+@_store_errors
 def match(pattern: str) -> list[tuple[str, int]]:
     """(path, size) of every file matching a path or glob, sorted; [] when none."""
     if is_local(pattern):
@@ -208,6 +293,7 @@ def match(pattern: str) -> list[tuple[str, int]]:
                   if not meta.path.endswith("/"))
 
 
+@_store_errors
 def list_files(prefix: str) -> list[str]:
     """Every file under a directory / prefix (recursive), sorted."""
     if is_local(prefix):
@@ -231,9 +317,34 @@ def _s3io(path: str):
         from apache_beam.io.aws import s3io
 
         cached = _S3IO[id(options)] = (options, s3io.S3IO(options=options))
+    bucket = path[len("s3://"):].split("/", 1)[0]
+    if (id(options), bucket) not in _PROBED:   # fail fast: Beam retries a dead endpoint for minutes
+        _probe_bucket(path, bucket, cached[1].client.client)
+        _PROBED.add((id(options), bucket))
     return cached[1]
 
 
+_PROBED: set = set()
+
+
+def _probe_bucket(path: str, bucket: str, client) -> None:
+    """One ``HeadBucket`` without Beam's retries: an unreachable endpoint, missing credentials or a missing bucket
+    becomes one clear :class:`StoreError` at once (a 403 passes: some keys may read objects but not the bucket)."""
+    try:
+        client.head_bucket(Bucket=bucket)
+    except Exception as error:   # noqa: BLE001
+        code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchBucket"):
+            raise StoreError(f"{path}: the bucket {bucket!r} does not exist on this store; create it, or check the "
+                             f"path and {_SETTINGS['s3'][0]}") from error
+        if code in ("403", "AccessDenied"):
+            return
+        if _is_store_failure(error):
+            raise explain(path, error) from error
+        raise
+
+
+@_store_errors
 def exists(path: str) -> bool:
     if is_local(path):
         return os.path.exists(path)
@@ -241,6 +352,7 @@ def exists(path: str) -> bool:
     return s3.exists(path) if s3 else FileSystems.exists(path)
 
 
+@_store_errors
 def size(path: str) -> int:
     if is_local(path):
         return os.path.getsize(path)
@@ -248,6 +360,7 @@ def size(path: str) -> int:
     return s3.size(path) if s3 else FileSystems.get_filesystem(path).size(path)
 
 
+@_store_errors
 def open_read(path: str):
     """A binary, seekable reader (byte-range reads on object stores)."""
     if is_local(path):
@@ -258,6 +371,7 @@ def open_read(path: str):
     return FileSystems.open(path, compression_type=_UNCOMPRESSED)
 
 
+@_store_errors
 def create(path: str):
     """A binary writer; the object appears when it is closed (object stores) — parents are made (local)."""
     if is_local(path):
@@ -303,6 +417,7 @@ class _ObjectWriter(io.RawIOBase):
             super().close()
 
 
+@_store_errors
 def read_bytes(path: str) -> bytes:
     with open_read(path) as handle:
         return handle.read()
@@ -312,6 +427,7 @@ def read_text(path: str) -> str:
     return read_bytes(path).decode("utf-8")
 
 
+@_store_errors
 def write_bytes(path: str, data) -> None:
     with create(path) as handle:
         handle.write(data)
@@ -321,6 +437,7 @@ def write_text(path: str, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
+@_store_errors
 def delete(paths: Iterable[str]) -> None:
     """Deletes files (missing ones are ignored)."""
     paths = list(paths)

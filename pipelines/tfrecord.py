@@ -129,6 +129,8 @@ def _chunks(path: str, chunk_bytes: int, compression: str, ahead: int) -> Iterat
                     if not piece:
                         return
         except BaseException as error:   # noqa: BLE001 (handed to the reading thread)
+            if not storage.is_local(path) and storage._is_store_failure(error):   # pylint: disable=protected-access
+                error = storage.explain(path, error)
             pieces.put(error)
 
     thread = threading.Thread(target=fetch, name=f"tfrecord-read {path}", daemon=True)

@@ -144,15 +144,25 @@ def _metrics(path):
         return json.load(f)
 
 
-def test_whole_run_on_s3_matches_the_same_run_on_local_paths(store_env, adult_small_dir, s3_adult, tmp_path,
+def test_whole_run_on_s3_matches_the_same_run_on_local_paths(store_env, adult_small_dir, adult_raw_dir, tmp_path,
                                                              capsys):
     from tfpipe.cli import main
+    from tfpipe.demo import adult_preprocess_options
+    from tfpipe.pipelines import run_preprocess
 
     endpoint, client = store_env
     local_data = str(tmp_path / "data")
     import shutil
 
     shutil.copytree(adult_small_dir, local_data)
+    for name, rows in (("adult.data", 3000), ("adult.test", 1001)):   # the rows adult_small_dir was made of
+        with open(os.path.join(adult_raw_dir, name), "rb") as source:
+            client.put_object(Bucket="data", Key=f"raw/{name}", Body=b"".join(line for _, line in zip(range(rows),
+                                                                                                      source)))
+    s3_adult = "s3://data/adult_e2e"
+    manifest = run_preprocess(adult_preprocess_options(s3_adult, progress=False, max_rejected_fraction=0.01, inputs=[
+        "train=s3://data/raw/adult.data", "test=s3://data/raw/adult.test"]))
+    assert manifest["rows_written"] == {"train": 3000, "test": 1000}
     for data in (local_data, s3_adult):
         assert main(["features", "init", "--data", data]) == 0
     train = ["--ensemble", "bagging", "--members", "2", "--member-kind", "gbdt,wide_deep", "--epochs", "1",
@@ -178,3 +188,21 @@ def test_whole_run_on_s3_matches_the_same_run_on_local_paths(store_env, adult_sm
     client.put_object(Bucket="models", Key="half/saved_model/saved_model.pb", Body=b"no model.json here")
     assert main(["evaluate", "--model", "s3://models/half", "--data", s3_adult]) == 2
     assert "s3://models/half: no model.json" in capsys.readouterr().err
+
+
+def test_bad_store_settings_get_one_line_naming_the_path_and_what_to_set(store_env, s3_adult, monkeypatch, capsys):
+    from tfpipe.cli import main
+
+    endpoint, _ = store_env
+    assert main(["train", "--data", "s3://no-such-bucket/adult", "--output", "s3://models/x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "the bucket 'no-such-bucket' does not exist" in err and len(err.splitlines()) == 1
+    with socket.socket() as probe:   # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    started = time.monotonic()
+    assert main(["features", "init", "--data", s3_adult, f"--s3_endpoint_url={dead}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert time.monotonic() - started < 60 and len(err.splitlines()) == 1   # no minutes of Beam's retries
+    assert err.startswith(f"tfpipe features: error: {s3_adult}") and "cannot reach the store" in err
+    assert dead in err and "AWS_ENDPOINT_URL" in err
