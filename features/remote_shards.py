@@ -2,7 +2,7 @@
 
 TensorFlow 2.21 opens local paths and ``gs://`` only; tensorflow-io, which added ``s3://``, stopped at TF 2.16.
 So :func:`record_blocks` reads a shard through :mod:`tfpipe.pipelines.storage` (Beam's FileSystems, one cached
-S3 client a process) with :func:`tfpipe.pipelines.tfrecord.read_record_blocks`: 8 MiB ranged reads fetched two
+S3 client a process) with :func:`tfpipe.pipelines.tfrecord.read_record_blocks`: 16 MiB ranged reads fetched two
 ahead by a thread, framing and CRCs checked in Python (~1 us a record), handed to ``tf.data`` a block of
 records at a time (``from_generator``: one Python call per block, not per record). The blocks are the ones
 ``TFRecordDataset(path).batch(block)`` gives, so a split read from a store yields the same batches, in the same
