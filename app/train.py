@@ -39,7 +39,8 @@ class TrainResult:
 TRAIN_METRIC_ROWS = 200_000     # train-split metrics on a key-hash sample of about this many rows when larger
 REPORT_SECONDS = 3.0             # kept for writing the report after the importance
 IMPORTANCE_SHARE = 0.1           # permutation importance costs at most this share of the fit's seconds (>= 1 s)
-IMPORTANCE_ROW_SECONDS = 60e-6   # one proto copy + serve per row and column, measured on the wide table (2 cores)
+IMPORTANCE_ROW_SECONDS = 60e-6   # one proto copy + serve per row and column, measured on the wide table (2 cores);
+                                 # the served model's own cost a row is measured and added (_importance)
 EXPORT_SECONDS = 5.0             # tracing + saving the serving function (3.6 s at 1M rows, wide table, 2 cores)
 SCORE_ROW_SECONDS = 35e-6        # metrics through the serving function, per row (9.1-12.4 s for 350k rows, same)
 
@@ -91,17 +92,27 @@ def _importance(serve_fn, data_dir: str, metadata: dict, task_kind: str, columns
     from tfpipe.ensembles.metrics import primary_metric
 
     columns = [c for c in columns if c != metadata["label"]]
-    if seconds is not None:
-        fits = max(seconds, 0.0) / IMPORTANCE_ROW_SECONDS / max(len(columns), 1)
-        repeats = max(1, min(repeats, int(fits // limit)))
-        limit = int(min(limit, max(256, fits // repeats)))
     serialized, labels = [], []
     spec = records.label_spec(metadata)
     for batch in records.serialized_dataset(data_dir, "eval", 2048, metadata.get("eval_carve"), limit=limit):
         y, valid = records.labels_from_examples(batch, spec)
         serialized += [bytes(b) for b, ok in zip(batch.numpy(), valid) if ok]
         labels.append(y[valid])
-    found = permutation_importance(serve_fn, serialized, np.concatenate(labels) if labels else [], task_kind,
+    labels = np.concatenate(labels) if labels else np.zeros([0])
+    if seconds is not None and serialized:
+        # the served model's own cost a row, measured (a stacking of 24 boosters and 12 Keras copies costs many
+        # times the selection's few members): 256 rows, plus the proto copy of the permuted column
+        import tensorflow as tf
+
+        probe = serialized[:256]
+        begun = time.perf_counter()
+        serve_fn(examples=tf.constant(probe))
+        per_row = (time.perf_counter() - begun) / len(probe) + IMPORTANCE_ROW_SECONDS
+        fits = max(seconds, 0.0) / per_row / max(len(columns), 1)
+        repeats = max(1, min(repeats, int(fits // limit)))
+        limit = int(min(limit, max(256, fits // repeats)))
+        serialized, labels = serialized[:limit], labels[:limit]
+    found = permutation_importance(serve_fn, serialized, labels, task_kind,
                                    columns, repeats=repeats, seed=int(metadata.get("seed", 0)), limit=limit)
     return {"split": "eval", "rows": len(serialized), "repeats": repeats, "metric": primary_metric(task_kind)[0],
             "columns": found}
