@@ -61,6 +61,32 @@ def main(argv: list[str] | None = None) -> int:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"tfpipe {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except Exception as error:   # noqa: BLE001: only damaged shards are turned into one line, the rest re-raised
+        message = damaged_shard_message(error, getattr(args, "data", None))
+        if message is None or os.environ.get("TFPIPE_DEBUG"):
+            raise
+        print(f"tfpipe {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+def damaged_shard_message(error: BaseException, data: str | None = None) -> str | None:
+    """One line for a damaged or truncated shard, however it surfaced: tfpipe's own reader
+    (``CorruptRecord``, also when raised inside ``tf.data`` and wrapped in TensorFlow's ``UnknownError``) or
+    TensorFlow's ``DataLossError`` (which does not name the file, so the dataset ``data`` is named); else None."""
+    marker = "tfpipe.pipelines.tfrecord.CorruptRecord: "
+    text = str(error)
+    if type(error).__name__ == "CorruptRecord":
+        return text
+    if not type(error).__module__.startswith("tensorflow"):
+        return None
+    for line in text.splitlines():
+        if line.startswith(marker):
+            return line[len(marker):]
+    if type(error).__name__ == "DataLossError":
+        detail = text.split("}}", 1)[-1].split(" [Op:", 1)[0].strip()
+        where = f" in a shard of {data}" if data else ""
+        return f"damaged TFRecord data{where}: {detail}; run `tfpipe preprocess` again to rewrite the dataset"
+    return None
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Example::
 
     $ tfpipe demo --workdir /tmp/tfpipe-demo
+    $ AWS_ENDPOINT_URL=http://127.0.0.1:5077 tfpipe demo --output s3://bucket/demo   # data and model on a store
 """
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ def register(subparsers) -> None:
     from tfpipe.ensembles import registry
 
     parser = subparsers.add_parser("demo", help="run the pipeline end to end on the bundled UCI Adult data")
-    parser.add_argument("--workdir", default="tfpipe-demo", help="where the demo writes (default ./tfpipe-demo)")
+    parser.add_argument("--workdir", "--output", dest="workdir", default="tfpipe-demo",
+                        help="where the demo writes, local or on a store such as s3://bucket/demo "
+                             "(default ./tfpipe-demo)")
     parser.add_argument("--ensemble", default=registry.DEFAULT, choices=registry.names(),
                         help=f"default {registry.DEFAULT} (tfpipe train's default)")
     parser.add_argument("--members", type=int, default=0,
@@ -49,11 +52,11 @@ def register(subparsers) -> None:
 
 
 def _first_test_example(data_dir: str) -> bytes:
-    import tensorflow as tf
-
+    from tfpipe.features.artifacts import compression_type
     from tfpipe.pipelines.artifacts import shard_paths
+    from tfpipe.pipelines.tfrecord import read_record_blocks
 
-    return next(iter(tf.data.TFRecordDataset(shard_paths(data_dir, "test")).take(1))).numpy()
+    return next(read_record_blocks(shard_paths(data_dir, "test")[0], 1, compression_type(data_dir)))[0]
 
 
 def example_config_path() -> str:
@@ -64,6 +67,7 @@ def example_config_path() -> str:
 def run(args) -> int:
     """``tfpipe run`` of the shipped examples/adult.pbtxt (preprocess → train → export), then evaluate the
     SavedModel and one prediction through it."""
+    from tfpipe.pipelines import storage
     from tfpipe.run import load_pipeline_config, run_pipeline
 
     config = load_pipeline_config(example_config_path())
@@ -78,7 +82,8 @@ def run(args) -> int:
     out = run_pipeline(config, args.workdir, overwrite=True)
     data_dir, result, manifest = out["data"], out["result"], out["manifest"]
     print(f"read {manifest['rows_read']:,} rows, wrote {manifest['rows_written']}, "
-          f"rejected {manifest['rows_rejected']} (listed in {data_dir}/{manifest['rejected']}/)", flush=True)
+          f"rejected {manifest['rows_rejected']} (listed in {storage.join(data_dir, manifest['rejected'])}/)",
+          flush=True)
     print(f"exported {result.saved_model_dir}; metrics in {result.metrics_path}; report {result.report_path}",
           flush=True)
 
@@ -101,10 +106,12 @@ def run(args) -> int:
                    [v.decode() for v in feature.bytes_list.value])[0]
              for key, feature in sorted(example.features.feature.items())}
     print(f"example: {shown}")
-    serve = tf.saved_model.load(result.saved_model_dir).signatures["serving_default"]
+    from tfpipe.serving.model_store import local_model_dir
+
+    serve = tf.saved_model.load(local_model_dir(result.saved_model_dir)).signatures["serving_default"]
     outputs = serve(examples=tf.constant([serialized]))
     print(f"P(income >50K) = {float(outputs['predictions'][0]):.4f}; members: "
           f"{[round(float(p), 4) for p in outputs['member_predictions'][0]]}", flush=True)
-    print(f"\nreports to open in a browser:\n  data:  {os.path.abspath(os.path.join(data_dir, manifest['report']))}"
-          f"\n  model: {os.path.abspath(result.report_path)}", flush=True)
+    print(f"\nreports to open in a browser:\n  data:  {storage.absolute(storage.join(data_dir, manifest['report']))}"
+          f"\n  model: {storage.absolute(result.report_path)}", flush=True)
     return 0

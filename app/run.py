@@ -7,6 +7,9 @@ the config file; ``tfpipe-data:adult/adult.data`` names a file bundled with tfpi
 ``examples/adult.pbtxt`` runs from any directory). The same config on the same machine gives byte-identical
 shards and the same metrics (seeded; deterministic ops on CPU).
 
+OUTPUT may be on a store (``--output s3://bucket/run``; settings as for every command: the store's own
+configuration, e.g. ``AWS_ENDPOINT_URL``, or ``--s3_endpoint_url=...``).
+
 Example::
 
     $ tfpipe run examples/adult.pbtxt --output /tmp/adult_run
@@ -69,10 +72,14 @@ def load_pipeline_config(path: str):
 
 
 def _check_output(output: str, overwrite: bool) -> None:
-    """OUTPUT may be new, empty, or (with ``overwrite``) an earlier ``tfpipe run`` output; nothing else."""
-    if not os.path.exists(output) or (os.path.isdir(output) and not os.listdir(output)):
+    """OUTPUT (local or on a store) may be new, empty, or (with ``overwrite``) an earlier ``tfpipe run`` output;
+    nothing else."""
+    if storage.is_local(output):
+        if not os.path.exists(output) or (os.path.isdir(output) and not os.listdir(output)):
+            return
+    elif not storage.list_files(output):
         return
-    earlier = os.path.isfile(os.path.join(output, RESOLVED_CONFIG))
+    earlier = storage.exists(storage.join(output, RESOLVED_CONFIG))
     if not earlier:
         raise ValueError(f"refusing to write into {output}: it exists and is not an earlier `tfpipe run` output "
                          f"(no {RESOLVED_CONFIG}); choose another --output")
@@ -90,13 +97,14 @@ def run_pipeline(config, output: str, overwrite: bool = False, progress: bool = 
     from tfpipe.pipelines.preprocess_config import options_from_proto
     from tfpipe.serving.export_config import export_kwargs
 
-    output = os.path.abspath(output)
+    output = storage.absolute(storage.check_supported(output))
     _check_output(output, overwrite)
-    os.makedirs(output, exist_ok=True)
-    data_dir, model_dir = os.path.join(output, "data"), os.path.join(output, "model")
-    resolved = os.path.join(output, RESOLVED_CONFIG)
-    with open(resolved, "w", encoding="utf-8") as handle:   # first: the folder is recognisably ours from now on
-        handle.write(text_format.MessageToString(config))
+    if storage.is_local(output):
+        os.makedirs(output, exist_ok=True)
+    data_dir, model_dir = storage.join(output, "data"), storage.join(output, "model")
+    resolved = storage.join(output, RESOLVED_CONFIG)
+    # first: the folder is recognisably ours from now on
+    storage.write_text(resolved, text_format.MessageToString(config))
     print(f"== preprocess -> {data_dir}", file=sys.stderr, flush=True)
     manifest = run_preprocess(options_from_proto(config.preprocess, data_dir, overwrite, progress))
     print(f"== train -> {model_dir}", file=sys.stderr, flush=True)

@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from tfpipe.cli import COMMAND_MODULES, build_parser
 
 
@@ -19,3 +21,29 @@ def test_unknown_flags_reach_beam_only_for_preprocess(tmp_path):
     assert args.accepts_extra_args and unknown == ["--direct_num_workers=1"]
     result = subprocess.run([sys.executable, "-m", "tfpipe.cli", "demo", "--bogus"], capture_output=True, text=True)
     assert result.returncode == 2 and "unrecognized arguments: --bogus" in result.stderr
+
+
+def test_a_damaged_shard_is_one_line_from_either_reader(tmp_path):
+    """A truncated shard read by tfpipe's reader inside tf.data, or by TensorFlow's own, gives one line."""
+    import tensorflow as tf
+
+    from tfpipe.cli import damaged_shard_message
+    from tfpipe.features.remote_shards import record_blocks
+
+    path = str(tmp_path / "part.tfrecord")
+    with tf.io.TFRecordWriter(path) as writer:
+        for i in range(50):
+            writer.write(b"x" * (100 + i))
+    with open(path, "rb") as handle:
+        data = handle.read()
+    with open(path, "wb") as handle:
+        handle.write(data[: len(data) - 40])
+    with pytest.raises(tf.errors.OpError) as ours:
+        list(record_blocks(path, 8))
+    line = damaged_shard_message(ours.value)
+    assert line.startswith(f"{path}: truncated TFRecord at byte ") and "\n" not in line
+    with pytest.raises(tf.errors.DataLossError) as theirs:
+        list(tf.data.TFRecordDataset(path))
+    line = damaged_shard_message(theirs.value, "/data/dir")
+    assert line.startswith("damaged TFRecord data in a shard of /data/dir: ") and "\n" not in line
+    assert damaged_shard_message(RuntimeError("other")) is None

@@ -221,3 +221,25 @@ def test_ranged_reads_of_a_shard_on_s3_give_its_bytes_and_records(store_env, s3_
         assert b"".join(tfrecord._s3_ranges(remote, chunk, ahead)) == data, (chunk, ahead)
     expected = [[r for r in b.numpy().tolist()] for b in tf.data.TFRecordDataset(local).batch(100)]
     assert list(tfrecord.read_record_blocks(remote, 100, chunk_bytes=40_000)) == expected
+
+
+def test_run_output_on_s3_is_checked_like_a_local_one(store_env, s3_adult, adult_small_dir):
+    """``tfpipe run --output s3://...`` (and ``demo --output``): a prefix holding what tfpipe did not write is
+    refused, an earlier run needs ``overwrite``, a new prefix is fine; the demo's example comes off the store."""
+    import tensorflow as tf
+
+    from tfpipe.demo import _first_test_example
+    from tfpipe.pipelines.artifacts import shard_paths
+    from tfpipe.run import RESOLVED_CONFIG, _check_output
+
+    _, client = store_env
+    _check_output("s3://models/run_new", overwrite=False)
+    client.put_object(Bucket="models", Key="run_foreign/mine.txt", Body=b"not tfpipe's")
+    with pytest.raises(ValueError, match="not an earlier `tfpipe run` output"):
+        _check_output("s3://models/run_foreign", overwrite=True)
+    client.put_object(Bucket="models", Key=f"run_earlier/{RESOLVED_CONFIG}", Body=b"name: 'x'")
+    with pytest.raises(ValueError, match="pass --overwrite"):
+        _check_output("s3://models/run_earlier", overwrite=False)
+    _check_output("s3://models/run_earlier", overwrite=True)
+    first_local = next(iter(tf.data.TFRecordDataset(shard_paths(adult_small_dir, "test")).take(1))).numpy()
+    assert _first_test_example(s3_adult) == first_local
