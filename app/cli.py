@@ -73,12 +73,14 @@ def damaged_shard_message(error: BaseException, data: str | None = None) -> str 
     """One line for a damaged or truncated shard, however it surfaced: tfpipe's own reader
     (``CorruptRecord``, also when raised inside ``tf.data`` and wrapped in TensorFlow's ``UnknownError``) or
     TensorFlow's ``DataLossError`` (which does not name the file, so the dataset ``data`` is named); else None."""
-    marker = "tfpipe.pipelines.tfrecord.CorruptRecord: "
+    if not type(error).__module__.startswith(("tensorflow", "tfpipe")):
+        return None             # neither TensorFlow's nor tfpipe's: nothing to look for (and no import needed)
+    from tfpipe.pipelines.tfrecord import CorruptRecord
+
+    if isinstance(error, CorruptRecord):
+        return str(error)
+    marker = f"{CorruptRecord.__module__}.{CorruptRecord.__qualname__}: "   # as tf.data's wrapper prints it
     text = str(error)
-    if type(error).__name__ == "CorruptRecord":
-        return text
-    if not type(error).__module__.startswith("tensorflow"):
-        return None
     for line in text.splitlines():
         if line.startswith(marker):
             return line[len(marker):]

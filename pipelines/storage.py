@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import logging
 import os
 import re
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 
 def _import_beam_quietly():
@@ -358,6 +359,44 @@ def size(path: str) -> int:
         return os.path.getsize(path)
     s3 = _s3io(path)
     return s3.size(path) if s3 else FileSystems.get_filesystem(path).size(path)
+
+
+def reads_ranges(path: str) -> bool:
+    """Whether :func:`read_ranges` serves ``path`` (S3 for now; other stores read through Beam's streams)."""
+    return scheme(path) == "s3"
+
+
+def read_ranges(path: str, chunk_bytes: int, ahead: int = 2) -> Iterator[bytes]:
+    """``path``'s bytes (an ``s3://`` object) as consecutive ranges of ``chunk_bytes``, ``ahead`` of them in flight
+    at once, in order. Straight on the process's boto3 client: Beam's buffered S3 stream read 46 MB/s where these
+    ranges read 190 MB/s from the same server (moto here, 16 MiB, 2 in flight; measured)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not reads_ranges(path):
+        raise UnsupportedPath(f"{path}: ranged reads are for s3:// paths")
+    total = size(path)
+    bucket, key = path[len("s3://"):].split("/", 1)
+    client = _s3io(path).client.client   # one client a process
+
+    def fetch(start: int) -> bytes:
+        try:
+            end = min(total, start + chunk_bytes) - 1
+            return client.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end}")["Body"].read()
+        except Exception as error:   # noqa: BLE001
+            if _is_store_failure(error):
+                raise explain(path, error) from error
+            raise
+
+    starts = iter(range(0, total, chunk_bytes))
+    with ThreadPoolExecutor(max(1, ahead), thread_name_prefix="store-range") as pool:
+        pending = deque(pool.submit(fetch, start) for start in itertools.islice(starts, max(1, ahead)))
+        while pending:
+            piece = pending.popleft().result()
+            following = next(starts, None)
+            if following is not None:
+                pending.append(pool.submit(fetch, following))
+            yield piece
 
 
 @_store_errors

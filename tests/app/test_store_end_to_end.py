@@ -211,14 +211,14 @@ def test_bad_store_settings_get_one_line_naming_the_path_and_what_to_set(store_e
 def test_ranged_reads_of_a_shard_on_s3_give_its_bytes_and_records(store_env, s3_adult, adult_small_dir):
     import tensorflow as tf
 
-    from tfpipe.pipelines import tfrecord
+    from tfpipe.pipelines import storage, tfrecord
     from tfpipe.pipelines.artifacts import shard_paths
 
     local, remote = shard_paths(adult_small_dir, "train")[0], shard_paths(s3_adult, "train")[0]
     with open(local, "rb") as f:
         data = f.read()
     for chunk, ahead in ((50_000, 1), (50_000, 3), (123_457, 2), (len(data) + 1, 2)):   # many ranges, in order
-        assert b"".join(tfrecord._s3_ranges(remote, chunk, ahead)) == data, (chunk, ahead)
+        assert b"".join(storage.read_ranges(remote, chunk, ahead)) == data, (chunk, ahead)
     expected = [[r for r in b.numpy().tolist()] for b in tf.data.TFRecordDataset(local).batch(100)]
     assert list(tfrecord.read_record_blocks(remote, 100, chunk_bytes=40_000)) == expected
 
