@@ -129,7 +129,7 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
                    strategy_devices: list | None = None, gbdt_params=(), gbdt_rounds: int = 2000,
                    gbdt_early_stopping: int = 50, gbdt_device: str = "auto", bootstrap: bool = True,
                    overwrite: bool = False, lgbm_params=(), estimator_signatures: bool = True,
-                   time_limit: float | None = None, cache_budget=None) -> TrainResult:
+                   time_limit: float | str | None = "auto", cache_budget=None) -> TrainResult:
     """Trains an ensemble on a preprocessed DIR and writes ``output_dir/{saved_model,metrics.json,report.html}``.
 
     The model is built in a temporary sibling and moved into place at the end (a crash or ``kill -9`` leaves no
@@ -146,7 +146,9 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     ``estimator_signatures`` are the export's settings (``ExportConfig``). ``time_limit`` (seconds, from the
     start of the call): training stops adding members and stops the member in training so that the run ends
     near it with a valid, exported model; :func:`post_fit_seconds` of it (15-50%) is kept for the export and the
-    metrics. ``cache_budget``
+    metrics. The default ``"auto"`` measures the limit on the data (:mod:`tfpipe.ensembles.time_budget`: 2.5x
+    what XGBoost's defaults would take on the same rows, at least 120 s; ``selection`` only); ``None`` trains
+    without a limit. ``cache_budget``
     (bytes, or ``"4G"``-style; default a quarter of the RAM) bounds all of training's in-memory data caches
     together; what does not fit streams from the shards (:func:`tfpipe.ensembles.train.plan_caches`). Returns a
     :class:`TrainResult`; see :mod:`tfpipe.ensembles.train` for the training steps and ``ensembles/README.md`` for
@@ -167,8 +169,8 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     from tfpipe.pipelines import publish, storage
 
     registry.get(ensemble)          # a clear error for an unknown name, before any work
-    if time_limit is not None and not time_limit > 0:
-        raise ValueError(f"time_limit must be > 0 seconds, got {time_limit!r}")
+    if time_limit != "auto" and time_limit is not None and (isinstance(time_limit, str) or not time_limit > 0):
+        raise ValueError(f"time_limit must be > 0 seconds, 'auto' or None, got {time_limit!r}")
     defaults = {name: p.default for name, p in inspect.signature(train_ensemble).parameters.items()}
     check_applicable(ensemble, member_kind, dict(
         feature_fraction=feature_fraction, bootstrap=bootstrap, folds=folds, boosting=boosting, shrinkage=shrinkage,
@@ -188,7 +190,12 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     rows = manifest.get("rows_written", {})
     if not rows.get("train"):
         raise ValueError(f"{data_dir} has no rows in its train split (rows written: {rows}); nothing to train on")
-    deadline = fit_deadline(time_limit, rows, eval_fraction, since=started)
+    if time_limit == "auto":
+        from tfpipe.ensembles.time_budget import AutoDeadline
+
+        deadline = AutoDeadline(lambda seconds: fit_deadline(seconds, rows, eval_fraction, since=started))
+    else:
+        deadline = fit_deadline(time_limit, rows, eval_fraction, since=started)
     if role.is_chief:
         final_dir = publish.check_replaceable(output_dir, publish.MODEL, overwrite)   # refuse before any work
         if storage.is_local(final_dir):
@@ -209,9 +216,14 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
             verbose=verbose, jit_compile=jit_compile, gbdt_config=gbdt_config, gbdt_rounds=gbdt_rounds,
             gbdt_early_stopping=gbdt_early_stopping, bootstrap=bootstrap, deadline=deadline,
             cache_budget=None if cache_budget is None else parse_bytes(cache_budget))
+        if time_limit == "auto":
+            time_limit = deadline.limit        # None: no probe ran (no tree member, or not `selection`)
+            limit_info = deadline.to_json()
+        else:
+            limit_info = {"source": "given" if time_limit else "none", "seconds": time_limit}
         end = None if time_limit is None else start + float(time_limit)
         result = _export_and_measure(fitted, data_dir, work_dir, final_dir, report, metric_splits,
-                                     estimator_signatures, start, stages, end=end)
+                                     estimator_signatures, start, stages, end=end, time_limit=limit_info)
         if not role.is_chief:   # it wrote nothing that stays
             shutil.rmtree(work_dir, ignore_errors=True)
             return dataclasses.replace(result, output_dir=None, saved_model_dir=None, metrics_path=None,
@@ -227,7 +239,8 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
 
 
 def _export_and_measure(fitted, data_dir: str, output_dir: str, final_dir: str, report: bool, metric_splits,
-                        estimator_signatures: bool, start: float, stages, end: float | None = None) -> TrainResult:
+                        estimator_signatures: bool, start: float, stages, end: float | None = None,
+                        time_limit: dict | None = None) -> TrainResult:
     """Exports the SavedModel into ``output_dir`` (the work dir that becomes ``final_dir``), then the metrics of
     every split through the exported serving function (the train split's on a key-hash sample of about
     :data:`TRAIN_METRIC_ROWS` rows when larger: it is a diagnostic of over-fitting, and a 1M-row pass costs what
@@ -268,7 +281,8 @@ def _export_and_measure(fitted, data_dir: str, output_dir: str, final_dir: str, 
                                      seconds=left)
     metrics_path = os.path.join(output_dir, "metrics.json")
     records.write_json(metrics_path, {"metadata": metadata, "splits": metrics, "history": history,
-                                      "permutation_importance": importance, "stages": stages.records})
+                                      "permutation_importance": importance, "stages": stages.records,
+                                      "time_limit": time_limit})
     print(format_metrics(metrics), flush=True)
     report_path = None
     if report:

@@ -43,9 +43,11 @@ def register(subparsers) -> None:
     flag("--members", type=int,
          help="bagging: K members; boosting: stages; stacking: base members; selection: members (None: 8; "
               "selection: one per member kind)")
-    flag("--time-limit", type=float, metavar="SECONDS",
+    flag("--time-limit", type=time_limit_arg, metavar="SECONDS|auto|none",
          help="seconds for the whole command, counted from its start (imports included): members are added, "
-              "and the one in training stopped, so that it ends near this with a valid, exported model")
+              "and the one in training stopped, so that it ends near this with a valid, exported model; auto: "
+              "2.5x what XGBoost's defaults take on the same rows, timed on a sample, at least 120 s (selection "
+              "only); none: no limit")
     flag("--cache-budget", metavar="BYTES",
          help="memory for all of training's data caches together, e.g. 4G, 512M; 0 streams every epoch from the "
               "shards (None: a quarter of the RAM)")
@@ -115,6 +117,29 @@ def process_seconds() -> float:
         return max(0.0, time.time() - psutil.Process().create_time())
 
 
+def time_limit_arg(text: str) -> float | None:
+    """``--time-limit``: seconds > 0, ``auto`` (None: the field stays unset, ``train_ensemble``'s default) or
+    ``none`` (0: ``TrainConfig``'s spelling of no limit).
+
+    >>> time_limit_arg("90"), time_limit_arg("auto"), time_limit_arg("none")
+    (90.0, None, 0.0)
+    """
+    import argparse
+
+    word = text.strip().lower()
+    if word == "auto":
+        return None
+    if word in ("none", "off"):
+        return 0.0
+    try:
+        seconds = float(word)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SECONDS, auto or none, got {text!r}") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"expected SECONDS > 0 (or none for no limit), got {text!r}")
+    return seconds
+
+
 def run_train(args) -> int:
     from tfpipe.ensembles import train_config
     from tfpipe.features.remote_shards import configure_cache_dir
@@ -124,7 +149,7 @@ def run_train(args) -> int:
     configure_cache_dir(args)
 
     options = train_config.train_kwargs(train_config.proto_from_args(args))
-    if options.get("time_limit") is not None:   # the user times the command: what start-up spent counts too
+    if options.get("time_limit"):   # the user times the command: what start-up spent counts too
         options["time_limit"] = max(1.0, options["time_limit"] - process_seconds())
     result = train_ensemble(args.data, args.output, label=args.label, features_config=args.features,
                             overwrite=args.overwrite, **options,

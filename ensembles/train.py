@@ -238,7 +238,8 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
 
     keras.utils.set_random_seed(seed)
 
-    from tfpipe.ensembles.gbdt import save_boosters
+    from tfpipe.ensembles.gbdt import feature_types, resolve_device, save_boosters
+    from tfpipe.ensembles.time_budget import AutoDeadline
 
     # 1. features (float32, built before any mixed policy is set)
     with stage(stages, "features"):
@@ -299,6 +300,17 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
         if has_gbdt(model):
             options.tree_data = _tree_data(data_dir, compiled, label_spec, carve, gbdt_config,
                                            blocks="all" if ensemble == "boosting" else "tree")
+        if isinstance(deadline, AutoDeadline):      # --time-limit auto: measured on these rows, see time_budget
+            options.deadline = None
+            if ensemble == "selection" and has_gbdt(model):
+                with stage(stages, "time limit"):
+                    probe = tff.make_dataset(data_dir, "train", compiled, gbdt_config.batch_size, deterministic=True,
+                                             label=label_spec, blocks="tree")
+                    options.deadline = deadline.resolve(
+                        probe, the_task, feature_types(compiled.tree_features),
+                        round(train_rows * (1 - carve["fraction"])) if carve else train_rows,
+                        device=resolve_device(gbdt_config.device),
+                        log=print if verbose != 0 else (lambda message: None))
         with stage(stages, "first batch + build", f"cache={cache}"):
             # one batch read uncached: the first batch of train_ds would fill its whole cache before any tree trains
             first = tff.make_dataset(data_dir, "train", compiled, read_batch, label=label_spec, **part)

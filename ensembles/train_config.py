@@ -57,6 +57,8 @@ def train_kwargs(config) -> dict:
     options = {name: getattr(c, name) for name in _STRINGS if getattr(c, name)}
     options.update({name: int(getattr(c, name)) for name in _COUNTS if getattr(c, name)})
     options.update({name: getattr(c, name) for name in _OPTIONALS if c.HasField(name)})
+    if options.get("time_limit") == 0:     # TrainConfig's "no limit" (unset: train_ensemble's default, auto)
+        options["time_limit"] = None
     if len(c.hidden):
         options["hidden"] = tuple(int(width) for width in c.hidden)
     if len(c.gbdt_param):

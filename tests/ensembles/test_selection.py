@@ -30,9 +30,12 @@ def test_default_is_selection_with_weights_and_only_kept_members_served(adult_sm
     assert sorted(kept + dropped) == ["gbdt_0", "lgbm_1", "wide_deep_2"]
     assert abs(sum(selection["weights"].values()) - 1.0) < 1e-6 and min(selection["weights"].values()) > 0
     assert meta["member_names"] == kept and set(saved["splits"]["test"]["members"]) == set(kept)
-    assert "selection: training gbdt_0 (1 of 3; then lgbm_1, wide_deep_2)" in printed
+    assert "selection: training gbdt_0 (1 of 3; then lgbm_1, wide_deep_2; " in printed   # and the time left
     assert "selection: weights" in printed and ("dropped" in printed) == bool(dropped)
-    assert [r["stage"] for r in saved["stages"]][:2] == ["features", "first batch + build"]
+    assert [r["stage"] for r in saved["stages"]][:3] == ["features", "time limit", "first batch + build"]
+    # --time-limit auto on a small table: the floor, no probe, and the run is not cut (identical reruns hold)
+    assert saved["time_limit"] == {"source": "auto", "seconds": 120.0, "native_estimate": None}
+    assert "time limit auto: 120 s (the floor" in printed and "skipped" not in printed
     assert saved["splits"]["test"]["ensemble"]["auc"] > 0.88
     # the SavedModel runs exactly the kept members, weighted as selected
     model = tf.saved_model.load(result.saved_model_dir)

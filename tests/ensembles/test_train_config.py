@@ -46,3 +46,16 @@ def test_every_flag_reaches_train_ensemble_through_the_proto():
         eval_fraction=0.2, patience=1, jit_compile="on", gbdt_params=["max_depth=3", "eta=0.1"],
         lgbm_params=["num_leaves=7"], gbdt_rounds=10, gbdt_early_stopping=5, gbdt_device="cpu")
     assert set(train_kwargs(config)) <= set(inspect.signature(train_ensemble).parameters)
+
+
+def test_time_limit_is_auto_unless_given_and_none_means_no_limit():
+    import pytest
+
+    assert inspect.signature(train_ensemble).parameters["time_limit"].default == "auto"
+    assert "time_limit" not in train_kwargs(proto_from_args(_args(["--time-limit", "auto"])))
+    assert train_kwargs(proto_from_args(_args(["--time-limit", "none"]))) == {"time_limit": None}
+    assert train_kwargs(proto_from_args(_args(["--time-limit", "90"]))) == {"time_limit": 90.0}
+    assert train_kwargs(pipeline_pb2.TrainConfig(time_limit=0)) == {"time_limit": None}    # a pipeline file's "none"
+    for bad in ("-5", "soon"):
+        with pytest.raises(SystemExit):
+            _args(["--time-limit", bad])
