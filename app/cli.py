@@ -32,7 +32,20 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)
+    for command in _leaf_parsers(subparsers):      # one error policy: --verbose on every command
+        command.add_argument("--verbose", action="store_true",
+                             help="on an error, show the whole traceback (also TFPIPE_DEBUG=1)")
     return parser
+
+
+def _leaf_parsers(subparsers):
+    """The parsers of every command, nested groups (``features init``) included."""
+    for command in dict.fromkeys(subparsers.choices.values()):
+        nested = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001
+        if nested:
+            yield from _leaf_parsers(nested[0])
+        else:
+            yield command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,19 +67,56 @@ def main(argv: list[str] | None = None) -> int:
     args.extra_args = unknown
     try:
         return int(args.handler(args) or 0)
-    except (ValueError, FileNotFoundError, NotADirectoryError, KeyError) as error:
-        # Bad input (a path, a column, a refused --output...): one clear line, no traceback; TFPIPE_DEBUG=1 for it.
-        if os.environ.get("TFPIPE_DEBUG"):
+    except Exception as error:   # noqa: BLE001: the one error policy of every command, see report_error
+        status = report_error(args.command, error, data=getattr(args, "data", None),
+                              verbose=getattr(args, "verbose", False) or bool(os.environ.get("TFPIPE_DEBUG")))
+        if status is None:
             raise
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"tfpipe {args.command}: error: {message}", file=sys.stderr)
+        return status
+
+
+def report_error(command: str, error: BaseException, data: str | None = None, verbose: bool = False) -> int | None:
+    """The one error policy of every ``tfpipe`` command: prints the error and returns the exit status, or returns
+    None when the caller should re-raise it (``verbose``: the traceback is wanted).
+
+    - an error tfpipe explains (:class:`~tfpipe.pipelines.errors.TfpipeError`), bad input (``ValueError``, a
+      missing file or key) or a damaged shard however it surfaced: one line ``tfpipe CMD: error: ...``, status 2;
+    - anything else (a library's or a runner's failure): what and where (:func:`describe_error`), status 1.
+    """
+    if verbose:
+        return None
+    from tfpipe.pipelines.errors import TfpipeError
+
+    message = damaged_shard_message(error, data)
+    if message is None and isinstance(error, (TfpipeError, ValueError, FileNotFoundError, NotADirectoryError,
+                                              KeyError)):
+        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+    if message is not None:
+        print(f"tfpipe {command}: error: {message}", file=sys.stderr)
         return 2
-    except Exception as error:   # noqa: BLE001: only damaged shards are turned into one line, the rest re-raised
-        message = damaged_shard_message(error, getattr(args, "data", None))
-        if message is None or os.environ.get("TFPIPE_DEBUG"):
-            raise
-        print(f"tfpipe {args.command}: error: {message}", file=sys.stderr)
-        return 2
+    print(f"tfpipe {command}: error: {describe_error(error)}", file=sys.stderr)
+    return 1
+
+
+def describe_error(error: BaseException, limit: int = 12) -> str:
+    """What went wrong and where: the exception, the innermost frame (for a Beam worker's error, the innermost
+    frame quoted in its message), and the message cut to ``limit`` lines."""
+    import traceback
+
+    where = ""
+    frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ else []
+    text = str(error)
+    quoted = [line.strip() for line in text.splitlines() if line.strip().startswith('File "')]
+    if quoted:                          # a worker's traceback inside the runner's message
+        where = quoted[-1]
+    elif frames:
+        frame = frames[-1]
+        where = f'File "{frame.filename}", line {frame.lineno}, in {frame.name}'
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > limit:              # a runner's message quotes whole tracebacks: keep the end, where the cause is
+        lines = ["..."] + lines[-limit:]
+    message = "\n".join(lines) or type(error).__name__
+    return f"{type(error).__name__}: {message}" + (f"\n  (at {where}; --verbose shows the traceback)" if where else "")
 
 
 def damaged_shard_message(error: BaseException, data: str | None = None) -> str | None:

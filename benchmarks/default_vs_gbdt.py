@@ -11,7 +11,9 @@ train wall time (reading shards, fitting, export, metrics, report) over the slow
 Tables: ``adult`` (the bundled UCI Adult files), ``wide:ROWS`` (``benchmarks/wide_table.py``: 8 numbers and 33
 categoricals of 2-60 values, binary label) and ``wide-regression:ROWS`` (the same columns, a numeric label). Goals:
 tfpipe at least as good as the best of the three (AUC and log loss; RMSE), and its wall time <= 3x the slowest's
-at 1M rows, <= 30 s on Adult. CSV and preprocess times are printed beside, not counted in the ratio.
+at 1M rows, <= 30 s on Adult. CSV and preprocess times are printed beside, not counted in the ratio. With no
+``--time-limit`` in ``--train-args`` tfpipe's default ``auto`` limit applies: the script prints it and its
+probe's estimate of XGBoost's default fit beside the fit measured here.
 """
 from __future__ import annotations
 
@@ -140,7 +142,8 @@ def run_tfpipe(spec: dict, work: str, train_args: list[str]) -> dict:
     return {**{k: float(test["ensemble"][k]) for k in keys}, "seconds": seconds,
             "preprocess_seconds": preprocess_seconds, "ensemble": saved["metadata"]["ensemble"],
             "served": saved["metadata"].get("member_names"),
-            "weights": selection[0]["weights"] if selection else None, "stages": saved.get("stages")}
+            "weights": selection[0]["weights"] if selection else None, "stages": saved.get("stages"),
+            "time_limit": saved.get("time_limit")}
 
 
 def main(argv=None) -> int:
@@ -171,6 +174,12 @@ def main(argv=None) -> int:
         tf_row = rows["tfpipe train (default)"]
         if tf_row["weights"]:
             print("  tfpipe served: " + ", ".join(f"{m} {w:.2f}" for m, w in tf_row["weights"].items()))
+        limit = tf_row.get("time_limit") or {}
+        estimate = limit.get("native_estimate")
+        if limit.get("seconds"):   # --time-limit auto's probe beside the XGBoost fit it estimates, same run
+            print(f"  tfpipe time limit ({limit['source']}): {limit['seconds']:.0f} s" + (
+                f"; its probe's estimate of XGBoost's defaults {estimate['seconds']:.1f} s vs XGBoost measured "
+                f"{rows['XGBoost']['seconds']:.1f} s" if estimate else ""))
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1)

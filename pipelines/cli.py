@@ -8,7 +8,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def _fraction(text: str) -> float:
@@ -60,7 +59,6 @@ def register(subparsers) -> None:
     parser.add_argument("--chunk-mb", type=int, default=16, help="size of the pieces read in parallel")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument("--no-report", action="store_true", help="skip DIR/report.html (and its plots)")
-    parser.add_argument("--verbose", action="store_true", help="on an error, show the whole traceback")
     parser.set_defaults(handler=run, accepts_extra_args=True)
 
 
@@ -73,43 +71,11 @@ def options_from_args(args):
     return options_from_proto(proto_from_args(args), args.output, overwrite=args.overwrite, progress=not args.quiet)
 
 
-def describe_error(error: BaseException, limit: int = 12) -> str:
-    """What went wrong and where: the exception, the innermost frame (for a Beam worker's error, the innermost
-    frame quoted in its message), and the message cut to ``limit`` lines."""
-    import traceback
-
-    where = ""
-    frames = traceback.extract_tb(error.__traceback__) if error.__traceback__ else []
-    text = str(error)
-    quoted = [line.strip() for line in text.splitlines() if line.strip().startswith('File "')]
-    if quoted:                          # a worker's traceback inside the runner's message
-        where = quoted[-1]
-    elif frames:
-        frame = frames[-1]
-        where = f'File "{frame.filename}", line {frame.lineno}, in {frame.name}'
-    lines = [line for line in text.splitlines() if line.strip()]
-    if len(lines) > limit:              # a runner's message quotes whole tracebacks: keep the end, where the cause is
-        lines = ["..."] + lines[-limit:]
-    message = "\n".join(lines) or type(error).__name__
-    return f"{type(error).__name__}: {message}" + (f"\n  (at {where}; --verbose shows the traceback)" if where else "")
-
-
 def run(args) -> int:
-    from tfpipe.pipelines.preprocess import PreprocessError, run_preprocess
+    from tfpipe.pipelines.preprocess import run_preprocess
 
-    try:
-        options = options_from_args(args)
-        manifest = run_preprocess(options)
-    except (PreprocessError, ValueError, FileNotFoundError) as error:
-        if getattr(args, "verbose", False):
-            raise
-        print(f"tfpipe preprocess: error: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:   # pylint: disable=broad-except  (a runner's or a worker's failure)
-        if getattr(args, "verbose", False):
-            raise
-        print(f"tfpipe preprocess: error: {describe_error(error)}", file=sys.stderr)
-        return 1
+    options = options_from_args(args)      # errors: one line each, by the one policy of tfpipe.cli
+    manifest = run_preprocess(options)
     written = ", ".join(f"{split} {rows:,}" for split, rows in manifest["rows_written"].items())
     rejected = f" (see {args.output.rstrip('/')}/{manifest['rejected']}/)" if manifest["rows_rejected"] else ""
     print(f"read {manifest['rows_read']:,} rows; wrote {written}; rejected {manifest['rows_rejected']:,}{rejected}")

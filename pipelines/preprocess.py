@@ -31,6 +31,7 @@ import tempfile
 from typing import Optional, Sequence
 
 from tfpipe.pipelines import storage
+from tfpipe.pipelines.errors import TfpipeError
 from tfpipe.pipelines.publish import DATASET, check_replaceable, clean_stale_work_dirs, make_work_dir, publish
 from tfpipe.pipelines.readers import CsvOptions
 from tfpipe.pipelines.schema import FeatureRule, read_schema, rules_from_schema, write_schema
@@ -45,7 +46,7 @@ MANIFEST_FORMAT = "tfpipe.dataset/2"   # marks a directory as written by tfpipe 
                                        # 2: rejected rows in rejected/ (one file per input with rejects)
 
 
-class PreprocessError(RuntimeError):
+class PreprocessError(TfpipeError, RuntimeError):
     """The job could not produce a dataset; the message says why and what to do."""
 
 

@@ -41,11 +41,12 @@ import tempfile
 import uuid
 
 from tfpipe.pipelines import storage
+from tfpipe.pipelines.errors import InputError
 
 INCOMPLETE = "_tfpipe_incomplete.json"   # an unfinished publish on an object store (replaceable by --overwrite)
 
 
-class NotATfpipeOutput(ValueError):
+class NotATfpipeOutput(InputError):
     """``--output`` names something tfpipe did not write (or exists without ``--overwrite``)."""
 
 

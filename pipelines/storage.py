@@ -37,6 +37,8 @@ import os
 import re
 from typing import Iterable, Iterator, Optional
 
+from tfpipe.pipelines.errors import InputError
+
 
 def _import_beam_quietly():
     """Imports Beam's filesystems without its import-time ``logging.warning`` ("apitools not found ..." when the
@@ -77,7 +79,7 @@ _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 _UNCOMPRESSED = "uncompressed"   # CompressionTypes.UNCOMPRESSED
 
 
-class UnsupportedPath(ValueError):
+class UnsupportedPath(InputError):
     """A path whose scheme no installed Beam filesystem handles."""
 
 
@@ -165,9 +167,9 @@ def parse_bytes(value, what: str = "size") -> int:
     return result
 
 
-class StoreError(ValueError):
-    """A store refused or could not be reached: one line naming the path and what to set (a ``ValueError``, so
-    every command prints it as one line)."""
+class StoreError(InputError):
+    """A store refused or could not be reached: one line naming the path and what to set (an
+    :class:`~tfpipe.pipelines.errors.InputError`, so every command prints it as one line)."""
 
 
 _CREDENTIALS = ("credentials", "invalidaccesskeyid", "signaturedoesnotmatch", "accessdenied", "forbidden", "403",

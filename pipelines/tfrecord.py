@@ -34,6 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tfpipe.pipelines.errors import TfpipeError
 from tfpipe.pipelines.varint import binary_lengths, segments_to_binary
 
 _MASK_DELTA = 0xA282EAD8
@@ -102,7 +103,7 @@ def write_tfrecords(path: str, records: pa.BinaryArray, compression: str = "none
     return len(records), payload.nbytes
 
 
-class CorruptRecord(IOError):
+class CorruptRecord(TfpipeError, IOError):
     """A TFRecord file whose framing or CRCs do not check (truncated or damaged), naming the file and offset."""
 
 

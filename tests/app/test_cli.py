@@ -47,3 +47,29 @@ def test_a_damaged_shard_is_one_line_from_either_reader(tmp_path):
     line = damaged_shard_message(theirs.value, "/data/dir")
     assert line.startswith("damaged TFRecord data in a shard of /data/dir: ") and "\n" not in line
     assert damaged_shard_message(RuntimeError("other")) is None
+
+
+def test_one_error_policy_for_every_command(tmp_path, capsys):
+    """tfpipe's own errors and bad input: one line, status 2, from every command (a PreprocessError from
+    `tfpipe run` as from `tfpipe preprocess`); anything else: what and where, status 1; --verbose: the traceback."""
+    from tfpipe.cli import main, report_error
+    from tfpipe.pipelines import PreprocessError
+
+    assert report_error("run", PreprocessError("--compression 'zip': expected none or gzip")) == 2
+    assert capsys.readouterr().err == "tfpipe run: error: --compression 'zip': expected none or gzip\n"
+    assert report_error("train", KeyError("no column 'age'")) == 2
+    assert capsys.readouterr().err == "tfpipe train: error: no column 'age'\n"
+    assert report_error("evaluate", RuntimeError("a library failed")) == 1
+    assert capsys.readouterr().err.startswith("tfpipe evaluate: error: RuntimeError: a library failed")
+    assert report_error("train", PreprocessError("x"), verbose=True) is None
+    csv = tmp_path / "in.csv"
+    csv.write_text("x,y\n1,0\n")
+    argv = ["preprocess", "--input", f"train={csv}", "--output", str(tmp_path / "out"), "--split",
+            "train=0.8,eval=0.2", "--quiet"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == ("tfpipe preprocess: error: --split cannot be combined with SPLIT=PATH "
+                                       "inputs: the inputs already name splits\n")
+    with pytest.raises(PreprocessError):
+        main([*argv, "--verbose"])
+    for argv in (["train", "--data", "d", "--output", "m"], ["features", "init", "--data", "d"], ["demo"]):
+        assert build_parser().parse_known_args([*argv, "--verbose"])[0].verbose

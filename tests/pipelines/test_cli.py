@@ -3,7 +3,7 @@ import pytest
 
 from tfpipe.cli import main
 from tfpipe.pipelines.artifacts import load_manifest
-from tfpipe.pipelines.cli import describe_error
+from tfpipe.cli import describe_error
 
 
 def _csv(path, rows):
