@@ -113,8 +113,8 @@ def estimate_native_seconds(batches, task, feature_types, rows: int, device: str
 def auto_limit(estimate: NativeEstimate, factor: float = AUTO_FACTOR, floor: float = AUTO_FLOOR) -> float:
     """Seconds for the call: ``max(floor, factor x estimate.seconds)``.
 
-    >>> auto_limit(NativeEstimate(40.0, 1_000_000, 131_072, 0.1, 0.04)), auto_limit(NativeEstimate(1.0, 1, 1, 0, 0))
-    (100.0, 120.0)
+    >>> auto_limit(NativeEstimate(60.0, 1_000_000, 131_072, 0.1, 0.06)), auto_limit(NativeEstimate(1.0, 1, 1, 0, 0))
+    (150.0, 120.0)
     """
     return max(float(floor), float(factor) * estimate.seconds)
 

@@ -6,7 +6,7 @@ from tfpipe.ensembles.train_config import FLAGS, proto_from_args, train_kwargs
 from tfpipe.proto import pipeline_pb2
 from tfpipe.train import train_ensemble
 
-RUN_FLAGS = {"--data", "--label", "--features", "--output", "--overwrite", "--cache-dir", "--cache-dir-bytes", "-h",
+RUN_FLAGS = {"--data", "--label", "--features", "--output", "--overwrite", "--cache-dir", "--cache-dir-bytes", "--verbose", "-h",
              "--help"}   # where the data is read from, not what is trained
 EXPORT_FLAGS = {"--no-report", "--metric-splits", "--no-estimator-signatures"}     # ExportConfig's
 
