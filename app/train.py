@@ -146,7 +146,7 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     ``estimator_signatures`` are the export's settings (``ExportConfig``). ``time_limit`` (seconds, from the
     start of the call): training stops adding members and stops the member in training so that the run ends
     near it with a valid, exported model; :func:`post_fit_seconds` of it (15-50%) is kept for the export and the
-    metrics. The default ``"auto"`` measures the limit on the data (:mod:`tfpipe.ensembles.time_budget`: 2.5x
+    metrics. The default ``"auto"`` measures the limit on the data (:mod:`tfpipe.ensembles.time_budget`: 2.2x
     what XGBoost's defaults would take on the same rows, at least 120 s; ``selection`` only); ``None`` trains
     without a limit. ``cache_budget``
     (bytes, or ``"4G"``-style; default a quarter of the RAM) bounds all of training's in-memory data caches

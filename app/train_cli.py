@@ -46,7 +46,7 @@ def register(subparsers) -> None:
     flag("--time-limit", type=time_limit_arg, metavar="SECONDS|auto|none",
          help="seconds for the whole command, counted from its start (imports included): members are added, "
               "and the one in training stopped, so that it ends near this with a valid, exported model; auto: "
-              "2.5x what XGBoost's defaults take on the same rows, timed on a sample, at least 120 s (selection "
+              "2.2x what XGBoost's defaults take on the same rows, timed on a sample, at least 120 s (selection "
               "only); none: no limit")
     flag("--cache-budget", metavar="BYTES",
          help="memory for all of training's data caches together, e.g. 4G, 512M; 0 streams every epoch from the "

@@ -304,8 +304,10 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
             options.deadline = None
             if ensemble == "selection" and has_gbdt(model):
                 with stage(stages, "time limit"):
-                    probe = tff.make_dataset(data_dir, "train", compiled, gbdt_config.batch_size, deterministic=True,
-                                             label=label_spec, blocks="tree")
+                    def probe():       # made only when the probe runs (not for a table below SKIP_CELLS)
+                        return tff.make_dataset(data_dir, "train", compiled, gbdt_config.batch_size,
+                                                deterministic=True, label=label_spec, blocks="tree")
+
                     options.deadline = deadline.resolve(
                         probe, the_task, feature_types(compiled.tree_features),
                         round(train_rows * (1 - carve["fraction"])) if carve else train_rows,

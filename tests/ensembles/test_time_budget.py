@@ -40,7 +40,7 @@ def test_auto_deadline_uses_the_floor_below_the_skip_size_and_the_factor_above()
     big = time_budget.AutoDeadline(lambda limit: limit)
     limit = big.resolve(_batches(3000, "binary"), Task("binary"), ["q"] * 4, rows=200_000_000, log=lambda m: None)
     assert big.estimate.probe_rows == 3000 and big.estimate.rows == 200_000_000
-    assert limit == big.limit == max(120.0, 2.5 * big.estimate.seconds)
+    assert limit == big.limit == max(time_budget.AUTO_FLOOR, time_budget.AUTO_FACTOR * big.estimate.seconds)
     assert big.to_json()["source"] == "auto" and big.to_json()["native_estimate"]["rows"] == 200_000_000
 
 
