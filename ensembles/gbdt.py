@@ -131,16 +131,23 @@ class GBDTConfig:
         object.__setattr__(self, "lgbm_params", lgbm)
 
     def booster_params(self, task: Task, seed: int) -> dict:
-        params = {**DEFAULT_PARAMS, **dict(self.params)}
-        if task.kind == "binary":
-            params.update(objective="binary:logistic", eval_metric="logloss")
-        elif task.kind == "multiclass":
-            params.update(objective="multi:softprob", num_class=task.n_classes, eval_metric="mlogloss")
-        else:
-            params.update(objective="reg:squarederror", eval_metric="rmse")
+        params = {**DEFAULT_PARAMS, **dict(self.params), **task_params(task)}
         params.setdefault("seed", int(seed))
         params["device"] = resolve_device(self.device)
         return params
+
+
+def task_params(task: Task) -> dict:
+    """XGBoost's objective (and class count) and eval metric of ``task``.
+
+    >>> task_params(Task("multiclass", 3))
+    {'objective': 'multi:softprob', 'num_class': 3, 'eval_metric': 'mlogloss'}
+    """
+    if task.kind == "binary":
+        return {"objective": "binary:logistic", "eval_metric": "logloss"}
+    if task.kind == "multiclass":
+        return {"objective": "multi:softprob", "num_class": task.n_classes, "eval_metric": "mlogloss"}
+    return {"objective": "reg:squarederror", "eval_metric": "rmse"}
 
 
 def feed(dataset, rows: int, width: int, config: GBDTConfig):

@@ -93,13 +93,9 @@ def estimate_native_seconds(batches, task, feature_types, rows: int, device: str
     if not seen:
         raise ValueError("the tree members' train feed gave no rows to time")
     x, y = np.concatenate(data), np.concatenate(labels)
-    params = {"tree_method": "hist", "device": device, "nthread": 0}
-    if task.kind == "binary":
-        params["objective"] = "binary:logistic"
-    elif task.kind == "multiclass":
-        params.update(objective="multi:softprob", num_class=task.n_classes)
-    else:
-        params["objective"] = "reg:squarederror"
+    from tfpipe.ensembles.gbdt import task_params
+
+    params = {"tree_method": "hist", "device": device, **task_params(task)}     # else XGBoost's defaults
     start = time.perf_counter()
     matrix = xgb.QuantileDMatrix(x, label=y.astype("float32" if task.kind == "regression" else "int32"),
                                  feature_types=list(feature_types), enable_categorical=True)

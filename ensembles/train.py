@@ -287,7 +287,8 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
                          jit_compile=resolve_jit_compile(jit_compile, dist, steps=batches_per_epoch and
                                                          batches_per_epoch * epochs),
                          data_shard=(role.index, role.count) if role.count > 1 and not read_part else None,
-                         batches_per_epoch=batches_per_epoch, stages=stages, deadline=deadline)
+                         batches_per_epoch=batches_per_epoch, stages=stages,
+                         deadline=None if isinstance(deadline, AutoDeadline) else deadline)
     with policy_scope(policy):
         with dist.scope():
             model = build_ensemble(ensemble, the_task, members, compiled.new_embedding_block, seed=seed,
@@ -300,19 +301,18 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
         if has_gbdt(model):
             options.tree_data = _tree_data(data_dir, compiled, label_spec, carve, gbdt_config,
                                            blocks="all" if ensemble == "boosting" else "tree")
-        if isinstance(deadline, AutoDeadline):      # --time-limit auto: measured on these rows, see time_budget
-            options.deadline = None
-            if ensemble == "selection" and has_gbdt(model):
-                with stage(stages, "time limit"):
-                    def probe():       # made only when the probe runs (not for a table below SKIP_CELLS)
-                        return tff.make_dataset(data_dir, "train", compiled, gbdt_config.batch_size,
-                                                deterministic=True, label=label_spec, blocks="tree")
+        if isinstance(deadline, AutoDeadline) and ensemble == "selection" and has_gbdt(model):
+            # --time-limit auto: measured on these rows (see time_budget); other ensembles train without a deadline
+            with stage(stages, "time limit"):
+                def probe():       # made only when the probe runs (not for a table below SKIP_CELLS)
+                    return tff.make_dataset(data_dir, "train", compiled, gbdt_config.batch_size,
+                                            deterministic=True, label=label_spec, blocks="tree")
 
-                    options.deadline = deadline.resolve(
-                        probe, the_task, feature_types(compiled.tree_features),
-                        round(train_rows * (1 - carve["fraction"])) if carve else train_rows,
-                        device=resolve_device(gbdt_config.device),
-                        log=print if verbose != 0 else (lambda message: None))
+                options.deadline = deadline.resolve(
+                    probe, the_task, feature_types(compiled.tree_features),
+                    round(train_rows * (1 - carve["fraction"])) if carve else train_rows,
+                    device=resolve_device(gbdt_config.device),
+                    log=print if verbose != 0 else (lambda message: None))
         with stage(stages, "first batch + build", f"cache={cache}"):
             # one batch read uncached: the first batch of train_ds would fill its whole cache before any tree trains
             first = tff.make_dataset(data_dir, "train", compiled, read_batch, label=label_spec, **part)
