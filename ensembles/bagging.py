@@ -24,6 +24,7 @@ from tfpipe.ensembles.base import EnsembleModel, FitOptions, fit_keras, label_co
 from tfpipe.ensembles.bootstrap import poisson_weights
 from tfpipe.ensembles.members import MixedMembers, cycle_kinds, parse_member_kinds
 from tfpipe.ensembles.task import Task
+from tfpipe.features.graph import plain
 
 
 class BaggingEnsemble(EnsembleModel):
@@ -81,7 +82,7 @@ class BaggingEnsemble(EnsembleModel):
                 w = tf.ones([tf.shape(x["example_key"])[0], k], tf.float32)
             return x, label_column(y, 3), w
 
-        return dataset.map(add_weights, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        return dataset.map(plain(add_weights), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
     def fit_ensemble(self, train_ds, eval_ds, options: FitOptions) -> list[dict]:
         """gbdt members first (XGBoost), then all Keras members in one pass over ``train_ds`` (early stopping on

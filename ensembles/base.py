@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from tfpipe.ensembles.precision import wrap_optimizer
+from tfpipe.features.graph import graph_function, plain
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,7 +185,7 @@ def fit_multi_worker(model: keras.Model, train_ds, eval_ds, loss, options: FitOp
             keep = tf.equal(batch[0]["example_key"] % count, index)
             return tf.nest.map_structure(lambda t: tf.boolean_mask(t, keep), batch)
 
-        local = train_ds.map(mine, num_parallel_calls=tf.data.AUTOTUNE)
+        local = train_ds.map(plain(mine), num_parallel_calls=tf.data.AUTOTUNE)
     # One replica per worker: the function's dataset is that replica's, batches as they are (no rebatching).
     dist_train = strategy.distribute_datasets_from_function(lambda context: local)
 
@@ -212,12 +213,12 @@ def fit_multi_worker(model: keras.Model, train_ds, eval_ds, loss, options: FitOp
         return total, count
 
     # reduce_retracing: the last batch of a worker and carved-out batches have other sizes
-    @tf.function(jit_compile=bool(options.jit_compile) and options.jit_compile != "auto", reduce_retracing=True)
+    @graph_function(jit_compile=bool(options.jit_compile) and options.jit_compile != "auto", reduce_retracing=True)
     def train_step(batch):
         total, count = strategy.run(replica_step, args=(batch,))
         return (strategy.reduce("sum", total, axis=None), strategy.reduce("sum", count, axis=None))
 
-    @tf.function(reduce_retracing=True)
+    @graph_function(reduce_retracing=True)
     def eval_step(batch):
         x, y, weights = unpack(batch)
         return loss_sum_and_count(x, y, weights, False)
@@ -316,7 +317,7 @@ class EnsembleModel(keras.Model):
         """Runs ``serve`` over ``(inputs, label)`` batches -> numpy ``predictions``, ``member_predictions``, ``labels``."""
         import tensorflow as tf
 
-        serve = tf.function(lambda x: self.serve(x))
+        serve = graph_function(lambda x: self.serve(x))
         preds, members, labels = [], [], []
         for x, y in dataset:
             x = {k: v for k, v in x.items() if k != "example_key"}

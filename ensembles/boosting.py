@@ -39,6 +39,7 @@ import numpy as np
 from tfpipe.ensembles.base import EnsembleModel, FitOptions, fit_keras
 from tfpipe.ensembles.members import MemberStack, cycle_kinds, is_tree_kind, parse_member_kinds
 from tfpipe.ensembles.task import Task
+from tfpipe.features.graph import graph_function
 
 import keras
 
@@ -246,7 +247,7 @@ class BoostingEnsemble(EnsembleModel):
         """(weighted error of stage m, mean of the next stage's unnormalized weights)."""
         import tensorflow as tf
 
-        @tf.function(reduce_retracing=True)
+        @graph_function(reduce_retracing=True)
         def step(x):
             return self.task.predicted_class(self.stage_logits(x, m + 1))             # [B, m+1]
 
@@ -324,7 +325,7 @@ class BoostingEnsemble(EnsembleModel):
         import tensorflow as tf
 
         data = options.require_tree_data()
-        margins = tf.function(lambda x: self.scores(x, m), reduce_retracing=True)
+        margins = graph_function(lambda x: self.scores(x, m), reduce_retracing=True)
 
         def base_margin(inputs):
             return margins({k: v for k, v in inputs.items() if k != "example_key"}).numpy()

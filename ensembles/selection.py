@@ -38,6 +38,7 @@ import numpy as np
 from tfpipe.ensembles.base import EnsembleModel, FitOptions, fit_keras, label_column
 from tfpipe.ensembles.members import MemberStack, is_tree_kind
 from tfpipe.ensembles.task import Task
+from tfpipe.features.graph import graph_function, plain
 
 
 class SelectionEnsemble(EnsembleModel):
@@ -109,15 +110,12 @@ class SelectionEnsemble(EnsembleModel):
         return list(self.names)
 
     def _predictions(self, dataset):
-        """Members' served predictions [N, M(, C)] and labels [N] over ``dataset``."""
+        """Members' served predictions [N, M(, C)] and labels [N] over ``dataset``, in example-key order."""
         import tensorflow as tf
 
-        step = tf.function(lambda x: self.task.link(self.member_logits(x)), reduce_retracing=True)
-        preds, labels = [], []
-        for x, y in dataset:
-            preds.append(step(x).numpy())
-            labels.append(np.asarray(y).reshape(-1))
-        return np.concatenate(preds), np.concatenate(labels)
+        step = graph_function(lambda x: self.task.link(self.member_logits(x)), reduce_retracing=True)
+        preds, labels, _ = eval_predictions(step, dataset)
+        return preds, labels
 
     def _keep(self, keep: list[int]) -> None:
         """Removes every member not in ``keep`` (their layers are no longer tracked, exported or run)."""
@@ -137,7 +135,7 @@ class SelectionEnsemble(EnsembleModel):
         if eval_ds is None:
             raise ValueError("selection needs eval rows (an eval split or the key carve-out) to weigh its members")
         self.build_on(options.first_inputs(train_ds), options)
-        histories, trained, skipped = [], [], []
+        histories, trained, skipped, unpaid = [], [], [], None
         log = (lambda message: print(message, flush=True)) if options.verbose != 0 else (lambda message: None)
         order = [i for i, k in enumerate(self.member_kinds) if is_tree_kind(k)]
         keras_members = [i for i, k in enumerate(self.member_kinds) if not is_tree_kind(k)]
@@ -169,10 +167,10 @@ class SelectionEnsemble(EnsembleModel):
             else:
                 log(f"[tfpipe train] selection: training {', '.join(self.names[i] for i in keras_members)} in one "
                     f"pass{_budget(left)}")
-                eval_keras = eval_ds.map(lambda x, y: (x, label_column(y, 3)))
+                eval_keras = eval_ds.map(plain(lambda x, y: (x, label_column(y, 3))))
                 unpaid = _StopWhenUnpaid(self, eval_ds, trained, options.patience or 1) if trained else None
                 with stage(options.stages, "keras members"):
-                    history = fit_keras(self, train_ds.map(lambda x, y: (x, label_column(y, 3))), eval_keras,
+                    history = fit_keras(self, train_ds.map(plain(lambda x, y: (x, label_column(y, 3)))), eval_keras,
                                         self.task.pointwise_loss, options, phase="members",
                                         callbacks=[unpaid] if unpaid else [])
                 if unpaid is not None and unpaid.stopped_after:
@@ -182,7 +180,10 @@ class SelectionEnsemble(EnsembleModel):
                 histories.append(history)
                 trained += keras_members
         with stage(options.stages, "selection"):
-            preds, y = self._predictions(eval_ds)
+            if unpaid is not None:   # the trees' eval predictions are known: only the Keras members run again
+                preds, y = unpaid.all_predictions(len(self.base), keras_members)
+            else:
+                preds, y = self._predictions(eval_ds)
             weights = np.zeros(len(self.base))
             chosen, losses = select(preds[:, trained], y, self.task)
             weights[trained] = chosen
@@ -206,31 +207,65 @@ class _StopWhenUnpaid(keras.callbacks.Callback):
     """Ends the Keras pass once greedy selection, on the eval rows, has given its members no weight beside the
     trained tree members for ``patience`` epochs in a row: they would be dropped, and more epochs would be paid
     for nothing (UCI Adult: 2 of 5 epochs, ~60% of the pass; a table where the network pays keeps training).
-    The tree members' eval predictions are computed once, the Keras members' after each epoch."""
+    The tree members' eval predictions are computed once, the Keras members' after each epoch; both in
+    example-key order (:func:`eval_predictions`), as the eval rows may come in another order on every pass."""
 
     def __init__(self, ensemble: "SelectionEnsemble", eval_ds, trees: list[int], patience: int):
         import tensorflow as tf
 
         super().__init__()
-        self.ensemble, self.eval_ds, self.patience = ensemble, eval_ds, int(patience)
+        self.ensemble, self.eval_ds, self.trees, self.patience = ensemble, eval_ds, list(trees), int(patience)
         self.unpaid, self.stopped_after = 0, None
         link = ensemble.task.link
-        self._trees = tf.function(lambda x: link(tf.stack([ensemble.base[i](x)[:, 0] for i in trees], axis=1)),
+        self._trees = graph_function(lambda x: link(tf.stack([ensemble.base[i](x)[:, 0] for i in trees], axis=1)),
                                   reduce_retracing=True)
-        self._keras = tf.function(lambda x: link(ensemble(x, training=False)), reduce_retracing=True)
-        preds, labels = [], []
-        for x, y in eval_ds:
-            preds.append(self._trees(x).numpy())
-            labels.append(np.asarray(y).reshape(-1))
-        self.tree_preds, self.labels = np.concatenate(preds), np.concatenate(labels)
+        self._keras = graph_function(lambda x: link(ensemble(x, training=False)), reduce_retracing=True)
+        self.tree_preds, self.labels, self.keys = eval_predictions(self._trees, eval_ds)
+
+    def keras_predictions(self) -> np.ndarray:
+        """The Keras members' eval predictions [N, K(, C)] now, row for row with ``tree_preds``."""
+        preds, _, keys = eval_predictions(self._keras, self.eval_ds)
+        if not np.array_equal(keys, self.keys):
+            raise RuntimeError("the eval rows changed between two passes over the eval split")
+        return preds
+
+    def all_predictions(self, members: int, keras_members: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Every member's eval predictions [N, M(, C)] (0 for a member neither trained nor a Keras member) and the
+        labels: the trees' from the first pass, the Keras members' with their weights now."""
+        keras_preds = self.keras_predictions()
+        preds = np.zeros((len(self.labels), members) + keras_preds.shape[2:], keras_preds.dtype)
+        preds[:, self.trees] = self.tree_preds
+        preds[:, keras_members] = keras_preds
+        return preds, self.labels
 
     def on_epoch_end(self, epoch, logs=None):
-        keras_preds = np.concatenate([self._keras(x).numpy() for x, _ in self.eval_ds])
-        pays = keras_pays(self.tree_preds, keras_preds, self.labels, self.ensemble.task)
+        pays = keras_pays(self.tree_preds, self.keras_predictions(), self.labels, self.ensemble.task)
         self.unpaid = 0 if pays else self.unpaid + 1
         if self.unpaid >= self.patience:
             self.stopped_after = epoch + 1
             self.model.stop_training = True
+
+
+def eval_predictions(fn, dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``fn(inputs)`` over ``dataset``'s batches → (predictions, labels, example keys), sorted by example key.
+
+    Two passes over a dataset read in parallel without a fixed order (``make_dataset``'s default) then line up
+    row for row; rows with equal keys are identical records (the key is their hash), so their order is moot.
+
+    >>> import tensorflow as tf
+    >>> ds = tf.data.Dataset.from_tensor_slices(({"example_key": [3, 1, 2]}, [30, 10, 20])).batch(2)
+    >>> preds, labels, keys = eval_predictions(lambda x: x["example_key"] * 2, ds)
+    >>> preds.tolist(), labels.tolist(), keys.tolist()
+    ([2, 4, 6], [10, 20, 30], [1, 2, 3])
+    """
+    preds, labels, keys = [], [], []
+    for x, y in dataset:
+        preds.append(np.asarray(fn(x)))
+        labels.append(np.asarray(y).reshape(-1))
+        keys.append(np.asarray(x["example_key"]))
+    keys = np.concatenate(keys)
+    order = np.argsort(keys, kind="stable")
+    return np.concatenate(preds)[order], np.concatenate(labels)[order], keys[order]
 
 
 def keras_pays(tree_preds: np.ndarray, keras_preds: np.ndarray, y: np.ndarray, task: Task) -> bool:

@@ -27,6 +27,7 @@ from tfpipe.ensembles.base import EnsembleModel, FitOptions, fit_keras, label_co
 from tfpipe.ensembles.bootstrap import fold_ids
 from tfpipe.ensembles.members import MemberStack, is_tree_kind
 from tfpipe.ensembles.task import Task
+from tfpipe.features.graph import graph_function, plain
 
 
 class StackingEnsemble(EnsembleModel):
@@ -87,7 +88,7 @@ class StackingEnsemble(EnsembleModel):
         import numpy as np
         import tensorflow as tf
 
-        step = tf.function(fn, reduce_retracing=True)
+        step = graph_function(fn, reduce_retracing=True)
         xs, ys = [], []
         for x, y in dataset:
             xs.append(step(x).numpy().reshape(len(y), -1))
@@ -156,7 +157,7 @@ class StackingEnsemble(EnsembleModel):
                 w = tf.ones([tf.shape(keys)[0], f + 1])
             return x, label_column(y, 4), tf.tile(w[:, None, :], [1, m, 1])
 
-        return dataset.map(add_weights, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        return dataset.map(plain(add_weights), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
     def fit_ensemble(self, train_ds, eval_ds, options: FitOptions) -> list[dict]:
         """Phase 1: all base copies in one pass; phase 2: the meta-learner on out-of-fold logits."""

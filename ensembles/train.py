@@ -187,13 +187,15 @@ def _carve(dataset, mode, carve):
     only for the gbdt members' feed; the Keras members' data is carved before batching, ``make_dataset(keep=)``)."""
     import tensorflow as tf
 
+    from tfpipe.features.graph import plain
+
     from tfpipe.ensembles.records import split_filter
 
     def select(x, y):
         mask = split_filter(x["example_key"], mode, carve)
         return tf.nest.map_structure(lambda t: tf.boolean_mask(t, mask), (x, y))
 
-    return dataset.map(select, num_parallel_calls=tf.data.AUTOTUNE).filter(lambda x, y: tf.size(y) > 0)
+    return dataset.map(plain(select), num_parallel_calls=tf.data.AUTOTUNE).filter(plain(lambda x, y: tf.size(y) > 0))
 
 
 def _tree_data(data_dir, compiled, label_spec, carve, config, blocks: str):

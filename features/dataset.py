@@ -23,6 +23,7 @@ import tensorflow as tf
 from tfpipe.features import artifacts
 from tfpipe.features.compile import CompiledFeatures, compile_features
 from tfpipe.features.definitions import is_fitted
+from tfpipe.features.graph import plain
 from tfpipe.features.fitting import fit
 from tfpipe.features.label import LabelSpec, fit_label
 
@@ -124,7 +125,7 @@ def record_batches(data_dir: str, split: str, batch_size: int, shuffle: bool = F
             blocks = remote_shards.record_blocks(path, size, compression)
         else:
             blocks = tf.data.TFRecordDataset(path, compression_type=compression, buffer_size=1 << 20).batch(size)
-        return blocks if keep is None else blocks.map(chosen)
+        return blocks if keep is None else blocks.map(plain(chosen))
 
     elements = files.interleave(read, cycle_length=max(1, min(len(paths), 4)), block_length=1,
                                 num_parallel_calls=autotune, deterministic=deterministic)
@@ -215,16 +216,16 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
         return inputs, encoded
 
     autotune = tf.data.AUTOTUNE
-    dataset = batches.map(transform, num_parallel_calls=autotune, deterministic=deterministic)
+    dataset = batches.map(plain(transform), num_parallel_calls=autotune, deterministic=deterministic)
     if cache == "preprocessed":
         if blocks == "all":   # held compact in the cache (exact), as the model takes them again after batching
             packed = one_hot_wide(compiled)
-            dataset = dataset.map(lambda *batch: _compact(batch, packed), num_parallel_calls=autotune)
+            dataset = dataset.map(plain(lambda *batch: _compact(batch, packed)), num_parallel_calls=autotune)
         dataset = dataset.rebatch(CHUNK_ROWS)   # batches of PREPROCESS_ROWS (fewer: invalid labels) -> chunks
         dataset = _from_preprocessed_chunks(dataset.cache(), batch_size, shuffle, repeat, seed, drop_remainder)
         if blocks == "all":
             width = compiled.wide_width
-            dataset = dataset.map(lambda *batch: _expand(batch, packed, width), num_parallel_calls=autotune)
+            dataset = dataset.map(plain(lambda *batch: _expand(batch, packed, width)), num_parallel_calls=autotune)
     options = tf.data.Options()
     options.deterministic = deterministic
     return dataset.with_options(options).prefetch(autotune)
@@ -247,7 +248,7 @@ def _from_preprocessed_chunks(chunks: tf.data.Dataset, batch_size: int, shuffle:
             order = tf.random.experimental.stateless_shuffle(tf.range(rows), seed=tf.stack([random, random // 7 + 1]))
             return tf.nest.map_structure(lambda t: tf.gather(t, order), chunk)
 
-        chunks = tf.data.Dataset.zip((chunks, randoms)).map(permute, num_parallel_calls=tf.data.AUTOTUNE)
+        chunks = tf.data.Dataset.zip((chunks, randoms)).map(plain(permute), num_parallel_calls=tf.data.AUTOTUNE)
     return chunks.rebatch(batch_size, drop_remainder=drop_remainder)
 
 

@@ -91,9 +91,11 @@ def make_serving_function(ensemble, parse_spec: dict, preprocessor):
     """A ``tf.function(examples: tf.string [None]) -> {"predictions", "member_predictions"}`` (float32)."""
     import tensorflow as tf
 
+    from tfpipe.features.graph import graph_function
+
     spec = dict(parse_spec)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    @graph_function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve(examples):
         parsed = tf.io.parse_example(examples, spec)
         inputs = preprocessor(parsed, training=False)
@@ -113,15 +115,17 @@ def make_estimator_signature(serve, task: dict, classes):
     """``(name, tf.function)`` of the Classify / Regress signature over ``serve``'s ``predictions``."""
     import tensorflow as tf
 
+    from tfpipe.features.graph import graph_function
+
     if task["kind"] == "regression":
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+        @graph_function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
         def regression(inputs):
             return {"outputs": tf.reshape(serve(inputs)["predictions"], [-1])}
 
         return "regression", regression
     names = tf.constant([str(name) for name in (classes or range(max(2, int(task.get("n_classes") or 2))))])
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    @graph_function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
     def classification(inputs):
         predictions = serve(inputs)["predictions"]
         scores = tf.stack([1.0 - predictions, predictions], axis=1) if task["kind"] == "binary" else predictions

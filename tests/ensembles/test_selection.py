@@ -91,3 +91,29 @@ def test_cache_budget_zero_streams_everything_and_trains_the_same_trees(adult_sm
     val_loss = {n: history[n]["selection"]["member_val_loss"]["linear_2"] for n in runs}
     assert abs(val_loss["cached"] - val_loss["streamed"]) < 0.02
     assert abs(tests["cached"]["ensemble"]["auc"] - tests["streamed"]["ensemble"]["auc"]) < 0.01
+
+
+def test_unpaid_check_lines_up_eval_passes_that_come_in_another_order(adult_task):
+    """The Keras-pays check compares the trees' eval predictions of one pass with the Keras members' of later
+    passes. Eval rows are read in parallel without a fixed order, so every pass here is reshuffled: the
+    predictions must still line up row for row with each other and with the labels (by example key)."""
+    from tfpipe.ensembles.base import FitOptions
+    from tfpipe.ensembles.selection import SelectionEnsemble, _StopWhenUnpaid, eval_predictions
+    from tfpipe.ensembles.task import Task
+
+    train_ds, test_ds, compiled, _ = adult_task("binary")
+    ens = SelectionEnsemble(Task("binary"), member_kinds=("linear", "dnn"), hidden=(8,),
+                            embedding_specs=compiled.embedding_specs)
+    ens.fit_ensemble(train_ds, test_ds, FitOptions(epochs=1, verbose=0))
+    reshuffled = test_ds.rebatch(50).shuffle(64, seed=1, reshuffle_each_iteration=True)   # 20 batches, any order
+    keys = [np.concatenate([x["example_key"].numpy() for x, _ in reshuffled]) for _ in range(2)]
+    assert not np.array_equal(keys[0], keys[1])                          # the passes really differ in order
+    check = _StopWhenUnpaid(ens, reshuffled, trees=[0], patience=1)      # member 0 stands in for a tree member
+    ordered = eval_predictions(lambda x: ens.task.link(ens.member_logits(x)), test_ds)
+    np.testing.assert_allclose(check.tree_preds[:, 0], ordered[0][:, 0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(check.labels, ordered[1])
+    np.testing.assert_allclose(check.keras_predictions(), check.keras_predictions(), rtol=1e-6)
+    preds, labels = check.all_predictions(len(ens.base), keras_members=list(range(len(ens.base))))  # kept ones
+    np.testing.assert_allclose(preds, ordered[0], rtol=1e-5, atol=1e-6)
+    from sklearn.metrics import roc_auc_score
+    assert roc_auc_score(labels, preds[:, 0]) > 0.8                      # aligned: a real AUC, not ~0.5
