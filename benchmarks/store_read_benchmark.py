@@ -110,14 +110,21 @@ def main(argv=None) -> int:
             "features": lambda where: lambda: tff.make_dataset(where, args.split, compiled, args.batch_size,
                                                                shuffle=True, seed=0, label=None),
         }
+        import psutil
+
+        served = psutil.Process(server.pid) if server is not None else None
         print(f"{'reader':10} {'where':6} {'rows/s (median)':>16} {'MB/s':>8}  rounds (s)")
         for name, reader in readers.items():
             seconds = {"local": [], "s3": []}
+            server_cpu = []   # the S3 server runs on this machine: the CPU seconds it spent serving each s3 round
             rows = nbytes = 0
             for _ in range(args.rounds):
                 for where, path in (("local", args.data), ("s3", remote)):
+                    before = sum(served.cpu_times()[:2]) if served is not None and where == "s3" else None
                     spent, rows, nbytes = _time(reader(path))
                     seconds[where].append(spent)
+                    if before is not None:
+                        server_cpu.append(sum(served.cpu_times()[:2]) - before)
             for where, times in seconds.items():
                 median = statistics.median(times)
                 mb = f"{nbytes / median / 1e6:8.1f}" if nbytes else f"{'':8}"
@@ -125,6 +132,9 @@ def main(argv=None) -> int:
             ratios = [local / store for local, store in zip(seconds["local"], seconds["s3"])]
             print(f"{name:10} s3 / local throughput = {statistics.median(ratios):.2f} (median of paired rounds "
                   f"{', '.join(f'{r:.2f}' for r in ratios)}; goal >= 0.80 on features)", flush=True)
+            if server_cpu:
+                print(f"{name:10} the S3 server's own CPU per s3 round: {statistics.median(server_cpu):.2f} s "
+                      f"(of {os.cpu_count()} cores shared with the reader)", flush=True)
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGKILL)

@@ -127,7 +127,7 @@ def record_batches(data_dir: str, split: str, batch_size: int, shuffle: bool = F
             blocks = tf.data.TFRecordDataset(path, compression_type=compression, buffer_size=1 << 20).batch(size)
         return blocks if keep is None else blocks.map(plain(chosen))
 
-    elements = files.interleave(read, cycle_length=max(1, min(len(paths), 4)), block_length=1,
+    elements = files.interleave(plain(read), cycle_length=max(1, min(len(paths), 4)), block_length=1,
                                 num_parallel_calls=autotune, deterministic=deterministic)
     if cache:
         elements = elements.cache(cache if isinstance(cache, str) else "")
