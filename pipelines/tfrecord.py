@@ -157,34 +157,37 @@ def _chunks(path: str, chunk_bytes: int, compression: str, ahead: int) -> Iterat
 
 
 def read_record_spans(path: str, compression: str = "none", chunk_bytes: int = 16 << 20, ahead: int = 2,
-                      verify: bool = True) -> Iterator[tuple[bytes, np.ndarray, np.ndarray]]:
+                      verify: bool = True, multiple: int = 1) -> Iterator[tuple[bytes, np.ndarray, np.ndarray]]:
     """The TFRecord file ``path`` (any store) as ``(buffer, starts, lengths)``: about ``chunk_bytes`` of it at a
     time, holding whole records only, with the offset and length of each record's data in ``buffer`` (int64).
     A consumer cuts the records out in one vectorized step (``tf.strings.substr``) instead of one Python object
-    each. ``compression``: ``"none"`` or ``"gzip"`` (also TensorFlow's ``""`` / ``"GZIP"``). ``verify`` checks
-    both CRCs of every record; a truncated or damaged file raises :class:`CorruptRecord` naming the file and the
-    byte offset.
+    each. Every span but the last holds a multiple of ``multiple`` records (the rest are carried into the next
+    span), so that fixed-size blocks never straddle two spans. ``compression``: ``"none"`` or ``"gzip"`` (also
+    TensorFlow's ``""`` / ``"GZIP"``). ``verify`` checks both CRCs of every record; a truncated or damaged file
+    raises :class:`CorruptRecord` naming the file and the byte offset.
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "x.tfrecord")
-    >>> _ = write_tfrecords(path, pa.array([b"a", b"bc"]))
+    >>> _ = write_tfrecords(path, pa.array([b"a", b"bc", b"def"]))
     >>> [(buffer[12:13], starts.tolist(), lengths.tolist()) for buffer, starts, lengths in read_record_spans(path)]
-    [(b'a', [12, 29], [1, 2])]
+    [(b'a', [12, 29, 47], [1, 2, 3])]
+    >>> [len(starts) for _, starts, _ in read_record_spans(path, chunk_bytes=40, multiple=2)]
+    [2, 1]
     """
     compression = {"": "none", "gzip": "gzip", "none": "none"}.get(str(compression).lower())
     if compression is None:
         raise ValueError("compression must be none or gzip")
+    if multiple < 1:
+        raise ValueError(f"multiple must be >= 1, got {multiple}")
     value, unpack = google_crc32c.value, struct.unpack_from
-    buffer, start, consumed = b"", 0, 0   # consumed: file offset of buffer[0]
-    for piece in _chunks(path, chunk_bytes, compression, ahead):
-        buffer = buffer[start:] + piece if start < len(buffer) else piece
-        consumed += start
-        start, end = 0, len(buffer)
-        starts, lengths = [], []
+
+    def frame(buffer: bytes, start: int, consumed: int) -> tuple[list[int], list[int]]:
+        """The whole records of ``buffer[start:]`` (offsets of their data, lengths); checks their CRCs."""
+        starts, lengths, end = [], [], len(buffer)
         while start + 12 <= end:
             length, length_crc = unpack("<QI", buffer, start)
             if verify and _masked(value(buffer[start:start + 8])) != length_crc:
-                raise CorruptRecord(f"{path}: corrupt TFRecord length at byte {consumed + start}")
+                raise CorruptRecord(f"{path}: corrupt TFRecord length at byte {consumed + start} (CRC mismatch)")
             stop = start + 12 + length
             if stop + 4 > end:
                 break
@@ -193,8 +196,30 @@ def read_record_spans(path: str, compression: str = "none", chunk_bytes: int = 1
             starts.append(start + 12)
             lengths.append(length)
             start = stop + 4
-        if starts:
-            yield buffer, np.asarray(starts, np.int64), np.asarray(lengths, np.int64)
+        return starts, lengths
+
+    buffer, start, consumed = b"", 0, 0   # consumed: file offset of buffer[0]; start: first record not yielded
+    checked: tuple[list[int], list[int]] = ([], [])   # records of buffer[start:] already framed (carried over)
+    for piece in _chunks(path, chunk_bytes, compression, ahead):
+        buffer = buffer[start:] + piece if start < len(buffer) else piece
+        shift = start
+        consumed += start
+        carried = [s - shift for s in checked[0]]
+        resume = carried[-1] + checked[1][-1] + 4 if carried else 0
+        more_starts, more_lengths = frame(buffer, resume, consumed)
+        starts, lengths = carried + more_starts, checked[1] + more_lengths
+        keep = len(starts) // multiple * multiple
+        if keep:
+            yield buffer, np.asarray(starts[:keep], np.int64), np.asarray(lengths[:keep], np.int64)
+        checked = (starts[keep:], lengths[keep:])
+        if checked[0]:
+            start = checked[0][0] - 12
+        else:
+            start = starts[-1] + lengths[-1] + 4 if starts else resume
+    if checked[0]:
+        shifted = [s - start for s in checked[0]]
+        yield buffer[start:], np.asarray(shifted, np.int64), np.asarray(checked[1], np.int64)
+        start = checked[0][-1] + checked[1][-1] + 4
     if start < len(buffer):
         raise CorruptRecord(f"{path}: truncated TFRecord at byte {consumed + start} "
                             f"({len(buffer) - start} bytes of an incomplete record at the end)")

@@ -73,3 +73,17 @@ def test_read_record_blocks_names_the_file_and_offset_of_damage(tmp_path):
     with pytest.raises(CorruptRecord, match=r"truncated TFRecord at byte 21"):
         list(read_record_blocks(str(path), 1))
     assert list(read_record_blocks(str(path), 1, verify=False).__next__()) == [b"first"]
+
+
+def test_read_record_spans_hold_whole_multiples_of_records_across_chunk_boundaries(tmp_path):
+    from tfpipe.pipelines.tfrecord import read_record_spans
+
+    rng = np.random.default_rng(5)
+    records = [rng.bytes(int(n)) for n in rng.integers(0, 300, 500)]
+    path = str(tmp_path / "r")
+    write_tfrecords(path, pa.array(records, pa.binary()))
+    for multiple, chunk in ((1, 11), (7, 1000), (64, 3000), (1000, 100)):   # 1000 > the file: one span
+        spans = list(read_record_spans(path, chunk_bytes=chunk, ahead=1, multiple=multiple))
+        assert all(len(starts) % multiple == 0 for _, starts, _ in spans[:-1]), (multiple, chunk)
+        assert [buffer[s:s + n] for buffer, starts, lengths in spans
+                for s, n in zip(starts.tolist(), lengths.tolist())] == records, (multiple, chunk)
