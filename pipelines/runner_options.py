@@ -141,4 +141,7 @@ def pipeline_options(runner: str, flags: Sequence[str] = ()):
         flags.append(f"--setup_file={setup_file}")
     if "default_sdk_harness_log_level" not in given:
         flags.append("--default_sdk_harness_log_level=WARNING")
+    from tfpipe.pipelines.storage import environment_store_flags
+
+    flags += environment_store_flags(flags)   # the store settings of the environment, for workers elsewhere too
     return PipelineOptions(flags=flags, runner=runner)

@@ -144,46 +144,71 @@ def _metrics(path):
         return json.load(f)
 
 
-def test_whole_run_on_s3_matches_the_same_run_on_local_paths(store_env, adult_small_dir, adult_raw_dir, tmp_path,
-                                                             capsys):
-    from tfpipe.cli import main
-    from tfpipe.demo import adult_preprocess_options
-    from tfpipe.pipelines import run_preprocess
+TRAIN = ["--ensemble", "bagging", "--members", "2", "--member-kind", "gbdt,wide_deep", "--epochs", "1",
+         "--gbdt-rounds", "20", "--seed", "0", "--no-report", "--batch-size", "256", "--strategy", "default"]
 
-    endpoint, client = store_env
-    local_data = str(tmp_path / "data")
+
+@pytest.fixture(scope="module")
+def local_run(adult_small_dir, tmp_path_factory) -> dict:
+    """Test metrics of features init → train (``TRAIN``) → evaluate on a local copy of ``adult_small_dir``: what
+    every store's run is compared with."""
     import shutil
 
-    shutil.copytree(adult_small_dir, local_data)
-    for name, rows in (("adult.data", 3000), ("adult.test", 1001)):   # the rows adult_small_dir was made of
-        with open(os.path.join(adult_raw_dir, name), "rb") as source:
-            client.put_object(Bucket="data", Key=f"raw/{name}", Body=b"".join(line for _, line in zip(range(rows),
-                                                                                                      source)))
-    s3_adult = "s3://data/adult_e2e"
-    manifest = run_preprocess(adult_preprocess_options(s3_adult, progress=False, max_rejected_fraction=0.01, inputs=[
-        "train=s3://data/raw/adult.data", "test=s3://data/raw/adult.test"]))
-    assert manifest["rows_written"] == {"train": 3000, "test": 1000}
-    for data in (local_data, s3_adult):
-        assert main(["features", "init", "--data", data]) == 0
-    train = ["--ensemble", "bagging", "--members", "2", "--member-kind", "gbdt,wide_deep", "--epochs", "1",
-             "--gbdt-rounds", "20", "--seed", "0", "--no-report", "--batch-size", "256", "--strategy", "default"]
-    outputs = {"local": str(tmp_path / "model"), "s3": "s3://models/adult"}
-    client.put_object(Bucket="models", Key=".adult.tmp-0123456789ab/saved_model/left-by-a-killed-run", Body=b"x")
-    for (name, output), data in zip(outputs.items(), (local_data, s3_adult)):
-        assert main(["train", "--data", data, "--output", output] + train) == 0
-        assert main(["evaluate", "--model", output, "--data", data, "--split", "test",
-                     "--json", str(tmp_path / f"{name}.json")]) == 0
-    keys = [item["Key"] for item in client.list_objects_v2(Bucket="models").get("Contents", [])]
-    assert "adult/model.json" in keys and "adult/saved_model/saved_model.pb" in keys
-    assert not [key for key in keys if ".tmp-" in key]   # the killed run's prefix is gone, and this run's
-    local, remote = _metrics(tmp_path / "local.json"), _metrics(tmp_path / "s3.json")
+    from tfpipe.cli import main
+
+    base = tmp_path_factory.mktemp("local_run")
+    data = str(base / "data")
+    shutil.copytree(adult_small_dir, data)
+    assert main(["features", "init", "--data", data]) == 0
+    assert main(["train", "--data", data, "--output", str(base / "model")] + TRAIN) == 0
+    assert main(["evaluate", "--model", str(base / "model"), "--data", data, "--split", "test",
+                 "--json", str(base / "local.json")]) == 0
+    return _metrics(base / "local.json")
+
+
+def _assert_same_metrics(local: dict, remote: dict) -> None:
     assert local["ensemble"]["count"] == remote["ensemble"]["count"] == 1000
     for metric in ("auc", "logloss", "accuracy"):
         assert remote["ensemble"][metric] == pytest.approx(local["ensemble"][metric], abs=1e-6), metric
+
+
+def _raw_adult(adult_raw_dir):
+    """(name, bytes) of the raw rows ``adult_small_dir`` was made of."""
+    for name, rows in (("adult.data", 3000), ("adult.test", 1001)):
+        with open(os.path.join(adult_raw_dir, name), "rb") as source:
+            yield name, b"".join(line for _, line in zip(range(rows), source))
+
+
+def _preprocess_raw(prefix: str, output: str) -> None:
+    from tfpipe.demo import adult_preprocess_options
+    from tfpipe.pipelines import run_preprocess
+
+    manifest = run_preprocess(adult_preprocess_options(output, progress=False, max_rejected_fraction=0.01, inputs=[
+        f"train={prefix}/adult.data", f"test={prefix}/adult.test"]))
+    assert manifest["rows_written"] == {"train": 3000, "test": 1000}
+
+
+def test_whole_run_on_s3_matches_the_same_run_on_local_paths(store_env, local_run, adult_raw_dir, tmp_path, capsys):
+    from tfpipe.cli import main
+
+    endpoint, client = store_env
+    for name, body in _raw_adult(adult_raw_dir):
+        client.put_object(Bucket="data", Key=f"raw/{name}", Body=body)
+    s3_adult = "s3://data/adult_e2e"
+    _preprocess_raw("s3://data/raw", s3_adult)
+    assert main(["features", "init", "--data", s3_adult]) == 0
+    client.put_object(Bucket="models", Key=".adult.tmp-0123456789ab/saved_model/left-by-a-killed-run", Body=b"x")
+    assert main(["train", "--data", s3_adult, "--output", "s3://models/adult"] + TRAIN) == 0
+    assert main(["evaluate", "--model", "s3://models/adult", "--data", s3_adult, "--split", "test",
+                 "--json", str(tmp_path / "s3.json")]) == 0
+    keys = [item["Key"] for item in client.list_objects_v2(Bucket="models").get("Contents", [])]
+    assert "adult/model.json" in keys and "adult/saved_model/saved_model.pb" in keys
+    assert not [key for key in keys if ".tmp-" in key]   # the killed run's prefix is gone, and this run's
+    _assert_same_metrics(local_run, _metrics(tmp_path / "s3.json"))
     model = json.loads(client.get_object(Bucket="models", Key="adult/model.json")["Body"].read())
     assert model["data_dir"] == s3_adult
     # the model on the store is replaced only with --overwrite, and only because tfpipe wrote it
-    assert main(["train", "--data", s3_adult, "--output", "s3://models/adult"] + train) == 2
+    assert main(["train", "--data", s3_adult, "--output", "s3://models/adult"] + TRAIN) == 2
     assert "pass --overwrite" in capsys.readouterr().err
     client.put_object(Bucket="models", Key="half/saved_model/saved_model.pb", Body=b"no model.json here")
     assert main(["evaluate", "--model", "s3://models/half", "--data", s3_adult]) == 2
@@ -243,3 +268,89 @@ def test_run_output_on_s3_is_checked_like_a_local_one(store_env, s3_adult, adult
     _check_output("s3://models/run_earlier", overwrite=True)
     first_local = next(iter(tf.data.TFRecordDataset(shard_paths(adult_small_dir, "test")).take(1))).numpy()
     assert _first_test_example(s3_adult) == first_local
+
+
+# --- gs:// on a GCS emulator (gcp-storage-emulator), through Beam's GCS filesystem ----------------------------
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def gcs_server(tmp_path_factory):
+    """``(STORAGE_EMULATOR_HOST, google.cloud.storage client)`` of a GCS emulator with buckets ``data`` and
+    ``models``, started on a free 127.0.0.1 port and killed by PID (its process group) when the module ends."""
+    pytest.importorskip("gcp_storage_emulator")
+    pytest.importorskip("apache_beam.io.gcp.gcsfilesystem")
+    from google.cloud import storage as gcs
+
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("gcs") / "server.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1",
+                                "--port", str(port), "--in-memory"], stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the GCS emulator did not start on 127.0.0.1:{port}")
+                time.sleep(0.1)
+        host = f"http://127.0.0.1:{port}"
+        os.environ["STORAGE_EMULATOR_HOST"] = host   # for the client made here; gcs_env sets it per test
+        client = gcs.Client(project="test")
+        del os.environ["STORAGE_EMULATOR_HOST"]
+        for bucket in ("data", "models"):
+            client.create_bucket(bucket)
+        yield host, client
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        log.close()
+
+
+@pytest.fixture
+def gcs_env(gcs_server, monkeypatch):
+    """The emulator's settings as a user has them: Google's own STORAGE_EMULATOR_HOST, no credentials."""
+    host, client = gcs_server
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", host)
+    from tfpipe.pipelines.storage import configure_store
+
+    configure_store([])
+    yield host, client
+
+
+def test_whole_run_on_gcs_matches_the_same_run_on_local_paths(gcs_env, local_run, adult_raw_dir, tmp_path, capsys):
+    from tfpipe.cli import main
+
+    host, client = gcs_env
+    for name, body in _raw_adult(adult_raw_dir):
+        client.bucket("data").blob(f"raw/{name}").upload_from_string(body)
+    started = time.monotonic()
+    _preprocess_raw("gs://data/raw", "gs://data/adult")
+    assert time.monotonic() - started < 60   # no ~25 s of Beam's credential retries (none exist on an emulator)
+    assert main(["features", "init", "--data", "gs://data/adult"]) == 0
+    client.bucket("models").blob(".adult.tmp-0123456789ab/saved_model/left-by-a-killed-run").upload_from_string("x")
+    assert main(["train", "--data", "gs://data/adult", "--output", "gs://models/adult"] + TRAIN) == 0
+    assert main(["evaluate", "--model", "gs://models/adult", "--data", "gs://data/adult", "--split", "test",
+                 "--json", str(tmp_path / "gs.json")]) == 0
+    names = [blob.name for blob in client.list_blobs("models")]
+    assert "adult/model.json" in names and "adult/saved_model/saved_model.pb" in names
+    assert not [name for name in names if ".tmp-" in name]
+    _assert_same_metrics(local_run, _metrics(tmp_path / "gs.json"))
+    # bad settings: one line naming the path and what to set, in seconds (the client's own retries take 120 s)
+    assert main(["train", "--data", "gs://no-such-bucket/adult", "--output", "gs://models/x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "the bucket 'no-such-bucket' does not exist" in err and len(err.splitlines()) == 1
+    dead = f"http://127.0.0.1:{_free_port()}"
+    os.environ["STORAGE_EMULATOR_HOST"] = dead   # restored by monkeypatch
+    started = time.monotonic()
+    assert main(["features", "init", "--data", "gs://data/adult"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert time.monotonic() - started < 40 and len(err.splitlines()) == 1
+    assert "cannot reach the store" in err and dead in err and "STORAGE_EMULATOR_HOST" in err
