@@ -34,7 +34,7 @@ setup(
         "matplotlib>=3.8,<4",
         "tensorboard>=2.21,<2.22",
         "xgboost>=3.0,<4",   # gbdt members (CUDA build on Linux x86_64); brings scipy (stacking's meta-learner)
-        "lightgbm>=4.5,<5",  # lgbm members (ensembles/lgbm.py; dump_model JSON and CategoricalDecision of 4.x)
+        "lightgbm>=4.5,<5",  # lgbm members (ensembles/lightgbm_members.py; dump_model JSON and CategoricalDecision of 4.x)
         "scipy>=1.11,<2",
         "psutil>=5.9,<8",    # --time-limit: the process start off Linux (tensorflow-datasets needs it too)
     ],

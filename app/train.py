@@ -162,7 +162,7 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     from tfpipe.ensembles import records, registry
     from tfpipe.ensembles.base import is_multi_worker
     from tfpipe.ensembles.distribute import WorkerRole, make_strategy, worker_role
-    from tfpipe.ensembles.gbdt import GBDTConfig, parse_gbdt_params
+    from tfpipe.ensembles.tree_members import TreeConfig, parse_params
     from tfpipe.features import artifacts
     from tfpipe.ensembles.train import check_applicable, fit_ensemble_model, parse_bytes
     from tfpipe.ensembles.stages import StageLog
@@ -180,9 +180,9 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     # First, before any TensorFlow op: a MultiWorkerMirroredStrategy must configure collective ops at start-up.
     dist = make_strategy(strategy, devices=strategy_devices)
     role = worker_role() if is_multi_worker(dist) else WorkerRole()
-    gbdt_config = GBDTConfig(num_boost_round=gbdt_rounds, early_stopping_rounds=gbdt_early_stopping,
-                             params=parse_gbdt_params(gbdt_params), device=gbdt_device,
-                             lgbm_params=parse_gbdt_params(lgbm_params))
+    gbdt_config = TreeConfig(num_boost_round=gbdt_rounds, early_stopping_rounds=gbdt_early_stopping,
+                             params=parse_params(gbdt_params), device=gbdt_device,
+                             lgbm_params=parse_params(lgbm_params))
     manifest = artifacts.load_manifest(data_dir)
     label = label or manifest.get("label")
     if not label:

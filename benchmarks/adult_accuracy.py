@@ -88,7 +88,7 @@ def native_baselines() -> dict:
     import xgboost as xgb
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from tfpipe.ensembles.gbdt import DEFAULT_PARAMS
+    from tfpipe.ensembles.xgboost_members import DEFAULT_PARAMS
 
     x, y, xt, yt = _raw_frames()
     hold = np.random.default_rng(0).random(len(x)) < 0.1
@@ -117,7 +117,7 @@ def same_rows_native(data: str, result, library: str = "xgboost") -> dict:
     import numpy as np
 
     from tfpipe import features as tff
-    from tfpipe.ensembles.gbdt import GBDTConfig, feature_types
+    from tfpipe.ensembles.tree_members import TreeConfig, feature_types
     from tfpipe.ensembles.task import Task
     from tfpipe.ensembles.records import carve_filter
 
@@ -134,9 +134,9 @@ def same_rows_native(data: str, result, library: str = "xgboost") -> dict:
     if library == "lightgbm":
         import lightgbm as lgb
 
-        from tfpipe.ensembles.lgbm import lightgbm_params
+        from tfpipe.ensembles.lightgbm_members import lightgbm_params
 
-        params = lightgbm_params(GBDTConfig(), Task("binary"), seed=0)
+        params = lightgbm_params(TreeConfig(), Task("binary"), seed=0)
         cats = [i for i, k in enumerate(kinds) if k == "c"]
         start = time.time()
         dtrain = lgb.Dataset(xtr, ytr, categorical_feature=cats)
@@ -147,7 +147,9 @@ def same_rows_native(data: str, result, library: str = "xgboost") -> dict:
         return {**_scores(yte, p), "seconds": seconds, "rounds": model.best_iteration}
     import xgboost as xgb
 
-    params = GBDTConfig(device="cpu").booster_params(Task("binary"), seed=0)
+    from tfpipe.ensembles.xgboost_members import booster_params
+
+    params = booster_params(TreeConfig(device="cpu"), Task("binary"), seed=0)
     start = time.time()
     dtrain = xgb.QuantileDMatrix(xtr, ytr, feature_types=kinds, enable_categorical=True, max_bin=256)
     deval = xgb.QuantileDMatrix(xev, yev, feature_types=kinds, enable_categorical=True, ref=dtrain)

@@ -2,7 +2,7 @@
 
 Sections (``--sections``, comma list):
 
-``native``  ``xgb.train`` with tfpipe's ``ensembles/gbdt.DEFAULT_PARAMS`` (hist, binary:logistic) on the Adult tree
+``native``  ``xgb.train`` with tfpipe's ``ensembles/xgboost_members.DEFAULT_PARAMS`` (hist, binary:logistic) on the Adult tree
             block (the rows tfpipe's gbdt member trains on: the train split less its 10% key carve-out, the carve-out
             for early stopping, the test split for AUC): fixed ``--rounds`` and early stopping (``--max-rounds``,
             ``--early-stopping``), device=cpu vs device=cuda. One ``QuantileDMatrix`` per data set (built on the
@@ -12,7 +12,7 @@ Sections (``--sections``, comma list):
             train rows resampled to ``--rows`` with numbers jittered, tested on the real Adult test split); fixed
             ``--rounds``.
 ``tfpipe``  tfpipe's own path: ``tfpipe.ensembles.train._tree_data`` + ``gbdt.train_boosters`` (``TreeBatches`` from
-            ``tf.data`` into ``QuantileDMatrix``, feed included) with ``GBDTConfig(device="cpu")`` vs ``"cuda"`` on
+            ``tf.data`` into ``QuantileDMatrix``, feed included) with ``TreeConfig(device="cpu")`` vs ``"cuda"`` on
             ``--data``; fixed rounds (no eval set) and early stopping (tfpipe's default). Needs TensorFlow.
 
 Only ``tfpipe`` and the extraction of the Adult arrays (``--data`` without ``--arrays``) import TensorFlow. On a
@@ -44,16 +44,16 @@ NO_GPU = "no GPU"
 
 # ----------------------------------------------------------------------------------------------- machine / params
 def default_params() -> dict:
-    """``DEFAULT_PARAMS`` of ``ensembles/gbdt.py``, read from its source (importing it would import Keras/TF)."""
+    """``DEFAULT_PARAMS`` of ``ensembles/xgboost_members.py``, read from its source (importing it would import Keras/TF)."""
     import importlib.util
 
     # find_spec imports the parent package only: tfpipe.ensembles itself (TensorFlow) is not imported
-    source = os.path.join(os.path.dirname(importlib.util.find_spec("tfpipe.ensembles").origin), "gbdt.py")
+    source = os.path.join(os.path.dirname(importlib.util.find_spec("tfpipe.ensembles").origin), "xgboost_members.py")
     tree = ast.parse(open(source, encoding="utf-8").read())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "DEFAULT_PARAMS" for t in node.targets):
             return dict(ast.literal_eval(node.value))
-    raise RuntimeError("DEFAULT_PARAMS not found in ensembles/gbdt.py")
+    raise RuntimeError("DEFAULT_PARAMS not found in ensembles/xgboost_members.py")
 
 
 def booster_params(device: str, nthread: int) -> dict:
@@ -146,7 +146,7 @@ def adult_arrays(data: str, label: str | None = None, eval_fraction: float = 0.1
     
     from tfpipe import features as tff
     from tfpipe.ensembles import records
-    from tfpipe.ensembles.gbdt import feature_types
+    from tfpipe.ensembles.tree_members import feature_types
     from tfpipe.ensembles.train import _load_definitions
     from tfpipe.features import artifacts
 
@@ -311,7 +311,8 @@ def run_tfpipe(arrays: dict | None, args, devices) -> list:
     
     from tfpipe import features as tff
     from tfpipe.ensembles import records
-    from tfpipe.ensembles.gbdt import GBDTConfig, resolve_device, train_boosters
+    from tfpipe.ensembles.tree_members import TreeConfig, resolve_device
+    from tfpipe.ensembles.xgboost_members import train_boosters
     from tfpipe.ensembles.task import task_from_label_spec
     from tfpipe.ensembles.train import _load_definitions, _tree_data
     from tfpipe.features import artifacts
@@ -329,7 +330,7 @@ def run_tfpipe(arrays: dict | None, args, devices) -> list:
     import tfpipe
 
     auto = resolve_device("auto")
-    print(f"[gbdt_device] tfpipe from {os.path.dirname(tfpipe.__file__)}; GBDTConfig(device='auto') resolves to "
+    print(f"[gbdt_device] tfpipe from {os.path.dirname(tfpipe.__file__)}; TreeConfig(device='auto') resolves to "
           f"{auto!r} here", flush=True)
     rows = []
     for mode in ("fixed", "early"):
@@ -343,7 +344,7 @@ def run_tfpipe(arrays: dict | None, args, devices) -> list:
                 row["devices"][device] = {"skipped": NO_GPU}
                 continue
             params = (("nthread", args.nthread),) if args.nthread > 0 else ()
-            config = GBDTConfig(num_boost_round=args.rounds if mode == "fixed" else args.max_rounds,
+            config = TreeConfig(num_boost_round=args.rounds if mode == "fixed" else args.max_rounds,
                                 early_stopping_rounds=0 if mode == "fixed" else args.early_stopping,
                                 device=device, params=params)
             tree = _tree_data(data, compiled, label_spec, carve, config, blocks="tree")
@@ -390,7 +391,7 @@ def table(result: dict) -> str:
             if cell.get("device_used") and not cell["device_used"].startswith(d):
                 lines.append(f"WARNING: {row['run']} asked for {d} but XGBoost trained on {cell['device_used']}")
     if any("auto_device" in r for r in result["rows"]):
-        lines.append(f"tfpipe GBDTConfig(device='auto') -> {[r for r in result['rows'] if 'auto_device' in r][0]['auto_device']}")
+        lines.append(f"tfpipe TreeConfig(device='auto') -> {[r for r in result['rows'] if 'auto_device' in r][0]['auto_device']}")
     for err in result.get("errors", []):
         lines.append(f"ERROR in {err['section']}: {err['error']}")
     return "\n".join(lines)

@@ -1,11 +1,11 @@
-"""Peak memory of a gbdt member's training feed (issue 14), beside the bound ``ensembles/gbdt.py`` states.
+"""Peak memory of a gbdt member's training feed (issue 14), beside the bound ``ensembles/xgboost_members.py`` states.
 
 The Adult train shards are repeated (symlinks, as ``input_pipeline_benchmark.py`` does) to ``--rows`` rows; one
 fresh process per setting trains one booster through tfpipe's own path (``make_dataset(blocks="tree")`` →
 ``TreeBatches`` → ``QuantileDMatrix`` → ``xgb.train``) and reports its peak RSS (``ru_maxrss``) minus the RSS just
 before the feed starts (TensorFlow, the dataset graph and XGBoost already loaded). The stated bound: ``rows ×
 features`` bytes of bin indices + ~20 bytes a row (label, weight, key) + one batch + the float32 tree block
-(``rows × features × 4``) only when it fits ``GBDTConfig.cache_bytes``. Settings: cache on (default 1 GiB) and
+(``rows × features × 4``) only when it fits ``TreeConfig.cache_bytes``. Settings: cache on (default 1 GiB) and
 cache off (``cache_bytes=0``: XGBoost's passes re-read the shards). Measured on 2 cores (0.26 M / 1.0 M rows, 15
 columns): growth 120 / 306 MB cached, 151 / 334 MB re-read, i.e. ~245 bytes a row either way (the stated part is
 ~95 cached, ~35 re-read; the rest is XGBoost's training state) plus ~60 MB fixed.
@@ -27,14 +27,15 @@ CHILD = r"""
 import json, resource, sys, time
 data, cache_bytes, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 from tfpipe import features as tff
-from tfpipe.ensembles.gbdt import GBDTConfig, feed, train_boosters
+from tfpipe.ensembles.tree_members import TreeConfig, feed
+from tfpipe.ensembles.xgboost_members import train_boosters
 from tfpipe.ensembles.task import task_from_label_spec
 from tfpipe.features import artifacts
 schema, stats = artifacts.load_schema(data), artifacts.load_statistics(data)
 label = tff.fit_label(schema, stats, "income")
 compiled = tff.compile_features(tff.fit(tff.default_config(schema, stats, label="income"), stats, schema=schema))
 rows = artifacts.load_manifest(data)["rows_written"]["train"]
-config = GBDTConfig(num_boost_round=rounds, early_stopping_rounds=0, cache_bytes=cache_bytes, device="cpu")
+config = TreeConfig(num_boost_round=rounds, early_stopping_rounds=0, cache_bytes=cache_bytes, device="cpu")
 ds = tff.make_dataset(data, "train", compiled, config.batch_size, deterministic=True, label=label, blocks="tree")
 train = feed(ds, rows, compiled.tree_width, config)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     import xgboost as xgb
 
     from tfpipe import features as tff
-    from tfpipe.ensembles.gbdt import feature_types
+    from tfpipe.ensembles.tree_members import feature_types
     from tfpipe.ensembles.records import serialized_dataset
 
     examples = next(iter(serialized_dataset(args.data, args.split, batch_size=1024)))

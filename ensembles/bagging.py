@@ -43,10 +43,10 @@ class BaggingEnsemble(EnsembleModel):
                  embedding_specs: dict | None = None, gbdt_config=None, **kwargs):
         super().__init__(**kwargs)
         self.task, self.n_members, self.seed = task, int(n_members), int(seed)
-        self.kinds = cycle_kinds(parse_member_kinds(member_kind), self.n_members)
-        self.member_kind = ",".join(dict.fromkeys(self.kinds))
+        self.member_kinds = cycle_kinds(parse_member_kinds(member_kind), self.n_members)
+        self.member_kind = ",".join(dict.fromkeys(self.member_kinds))
         self.bootstrap = bootstrap
-        self.members = MixedMembers(self.kinds, task.units, hidden=hidden, embedding_factory=embedding_factory,
+        self.members = MixedMembers(self.member_kinds, task.units, hidden=hidden, embedding_factory=embedding_factory,
                                     feature_fraction=feature_fraction, seed=seed, embedding_specs=embedding_specs,
                                     gbdt_config=gbdt_config, name="bagged")
 
@@ -66,7 +66,7 @@ class BaggingEnsemble(EnsembleModel):
         return {"predictions": tf.reduce_mean(members, axis=1), "member_predictions": members}
 
     def member_names(self) -> list[str]:
-        return [f"{kind}_{k}" for k, kind in enumerate(self.kinds)]
+        return [f"{kind}_{k}" for k, kind in enumerate(self.member_kinds)]
 
     def training_dataset(self, dataset, bootstrap: bool | None = None):
         """Maps ``(inputs, label)`` to ``(inputs, label [B,1,1], weights [B,K])`` (all-ones if not bootstrap)."""

@@ -37,7 +37,7 @@ import math
 import numpy as np
 
 from tfpipe.ensembles.base import EnsembleModel, FitOptions, fit_keras
-from tfpipe.ensembles.members import MemberStack, cycle_kinds, is_tree_kind, parse_member_kinds
+from tfpipe.ensembles.members import cycle_kinds, is_tree_kind, make_member, parse_member_kinds
 from tfpipe.ensembles.task import Task
 from tfpipe.features.graph import graph_function
 
@@ -111,25 +111,18 @@ class BoostingEnsemble(EnsembleModel):
         if step not in STEPS:
             raise ValueError(f"step must be one of {STEPS}")
         self.task, self.n_stages, self.step = task, int(n_stages), step
-        self.kinds = cycle_kinds(parse_member_kinds(member_kind), self.n_stages)
-        self.member_kind = ",".join(dict.fromkeys(self.kinds))
-        if any(map(is_tree_kind, self.kinds)) and algorithm != "gradient":
+        self.member_kinds = cycle_kinds(parse_member_kinds(member_kind), self.n_stages)
+        self.member_kind = ",".join(dict.fromkeys(self.member_kinds))
+        if any(map(is_tree_kind, self.member_kinds)) and algorithm != "gradient":
             raise ValueError("gbdt stages need algorithm='gradient' (AdaBoost re-weights examples per stage)")
         self.algorithm, self.shrinkage, self.corrective, self.seed = algorithm, float(shrinkage), corrective, seed
         self.stages = []
-        for m, kind in enumerate(self.kinds):
-            if is_tree_kind(kind):
-                from tfpipe.ensembles.gbdt import LIBRARY_OF_KIND, GBDTMembers
-
-                self.stages.append(GBDTMembers(1, task.units, gbdt_config, seed=seed + 101 * m,
-                                               include_base=False, library=LIBRARY_OF_KIND[kind],
-                                               name=f"stage_{m}"))
-            else:
-                self.stages.append(MemberStack(kind, 1, task.units, hidden=hidden,
-                                               embedding_factory=embedding_factory, seed=seed + 101 * m,
-                                               embedding_specs=embedding_specs, name=f"stage_{m}"))
+        for m, kind in enumerate(self.member_kinds):
+            self.stages.append(make_member(kind, 1, task.units, name=f"stage_{m}", seed=seed + 101 * m,
+                                           gbdt_config=gbdt_config, include_base=False, hidden=hidden,
+                                           embedding_factory=embedding_factory, embedding_specs=embedding_specs))
         # Per-stage factor of h_m in F: the shrinkage for Keras stages, 1 for gbdt stages (already shrunk by eta).
-        self.stage_scale = np.asarray([1.0 if is_tree_kind(kind) else self.shrinkage for kind in self.kinds], "float32")
+        self.stage_scale = np.asarray([1.0 if is_tree_kind(kind) else self.shrinkage for kind in self.member_kinds], "float32")
         self.init_score = self.add_weight(name="init_score", shape=(task.units,), initializer="zeros",
                                           trainable=False, dtype="float32", autocast=False)
         # alpha_m (AdaBoost) or 1 (gradient) for fitted stages, 0 for stages not (yet) in the ensemble.
@@ -145,7 +138,7 @@ class BoostingEnsemble(EnsembleModel):
         upto = self.n_stages if upto is None else upto
         if upto == 0:
             return tf.zeros([_batch_size(inputs), 0, self.task.units], tf.float32)
-        parts = [self.stages[m](inputs) if is_tree_kind(self.kinds[m]) else self.stages[m](inputs, training=training)
+        parts = [self.stages[m](inputs) if is_tree_kind(self.member_kinds[m]) else self.stages[m](inputs, training=training)
                  for m in range(upto)]
         return tf.concat(parts, axis=1)
 
@@ -275,7 +268,7 @@ class BoostingEnsemble(EnsembleModel):
         norm = 1.0
         weights = np.zeros(self.n_stages, "float32")
         for m in range(self.n_stages):
-            if is_tree_kind(self.kinds[m]):
+            if is_tree_kind(self.member_kinds[m]):
                 histories.append(self._fit_gbdt_stage(m, options))
                 weights[m] = 1.0
                 self.stage_weights.assign(weights)
@@ -307,8 +300,8 @@ class BoostingEnsemble(EnsembleModel):
             self.stage_weights.assign(weights)
             self.n_fitted = m + 1
         if self.algorithm == "gradient" and self.corrective and self.n_fitted and not all(
-                map(is_tree_kind, self.kinds)):
-            for kind, stage in zip(self.kinds, self.stages):
+                map(is_tree_kind, self.member_kinds)):
+            for kind, stage in zip(self.member_kinds, self.stages):
                 stage.trainable = not is_tree_kind(kind)
             with options.scope():
                 trainer = _StageTrainer(self, self.n_fitted, "corrective")
@@ -316,7 +309,7 @@ class BoostingEnsemble(EnsembleModel):
             histories.append(fit_keras(trainer, train_ds, eval_ds,
                                        task.example_loss, options,
                                        phase="corrective", learning_rate=options.learning_rate / 3, epochs=1))
-        for kind, stage in zip(self.kinds, self.stages):
+        for kind, stage in zip(self.member_kinds, self.stages):
             stage.trainable = not is_tree_kind(kind)
         return histories
 

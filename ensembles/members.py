@@ -32,15 +32,32 @@ import keras
 import numpy as np
 from keras import ops
 
+from tfpipe.ensembles.tree_members import LIBRARY_OF_KIND, TreeMembers
+
 KERAS_KINDS = ("linear", "dnn", "wide_deep")
-# Trees compiled to TF ops: gbdt = XGBoost (ensembles/gbdt.py), lgbm = LightGBM (ensembles/lgbm.py).
-TREE_KINDS = ("gbdt", "lgbm")
+# Trees compiled to TF ops (ensembles/tree_members.py): gbdt = XGBoost, lgbm = LightGBM.
+TREE_KINDS = tuple(LIBRARY_OF_KIND)
 MEMBER_KINDS = KERAS_KINDS + TREE_KINDS
 
 
 def is_tree_kind(kind: str) -> bool:
     """True for member kinds trained by a GBDT library (they skip the Keras pass and need the tree data)."""
     return kind in TREE_KINDS
+
+
+def make_member(kind: str, n_models: int, units: int, *, name: str, seed: int = 0, gbdt_config=None,
+                include_base: bool = True, **keras_options):
+    """``n_models`` members of ``kind`` in one layer: :class:`~tfpipe.ensembles.tree_members.TreeMembers` for a
+    tree kind (``gbdt_config``, ``include_base``), else a :class:`MemberStack` (``keras_options``: ``hidden``,
+    ``embedding_factory``, ``embedding_specs``, ``feature_fraction``). Every ensemble makes its members here.
+
+    >>> [type(make_member(k, 2, 1, name=k, hidden=(8,))).__name__ for k in ("lgbm", "dnn")]
+    ['TreeMembers', 'MemberStack']
+    """
+    if is_tree_kind(kind):
+        return TreeMembers(n_models, units, gbdt_config, seed=seed, include_base=include_base,
+                           library=LIBRARY_OF_KIND[kind], name=name)
+    return MemberStack(kind, n_models, units, seed=seed, name=name, **keras_options)
 
 
 def parse_member_kinds(value) -> tuple | None:
@@ -318,7 +335,7 @@ class MixedMembers(keras.layers.Layer):
     """Members of several kinds in the given order → float32 logits [B, len(kinds), units].
 
     Keras kinds are vectorized per kind (one :class:`MemberStack` each); the members of a tree kind are one
-    :class:`~tfpipe.ensembles.gbdt.GBDTMembers` (trained by their library before the Keras pass, see
+    :class:`~tfpipe.ensembles.tree_members.TreeMembers` (trained by their library before the Keras pass, see
     :meth:`fit_gbdt`).
     While the Keras members train (``training=True``) the trees are skipped (their logits are zeros): they have
     nothing to learn there and would only cost time.
@@ -333,18 +350,14 @@ class MixedMembers(keras.layers.Layer):
         for index, kind in enumerate(self.kinds):
             positions.setdefault(kind, []).append(index)
         self.groups = []
-        self.tree_groups = []      # (member indices, GBDTMembers) per tree kind
+        self.tree_groups = []      # (member indices, TreeMembers) per tree kind
         for kind, indices in positions.items():
+            name = kind if is_tree_kind(kind) else "members" if len(positions) == 1 else f"members_{kind}"
+            layer = make_member(kind, len(indices), units, name=name, seed=seed, gbdt_config=gbdt_config,
+                                hidden=hidden, embedding_factory=embedding_factory,
+                                feature_fraction=feature_fraction, embedding_specs=embedding_specs)
             if is_tree_kind(kind):
-                from tfpipe.ensembles.gbdt import LIBRARY_OF_KIND, GBDTMembers
-
-                layer = GBDTMembers(len(indices), units, gbdt_config, seed=seed, name=kind,
-                                    library=LIBRARY_OF_KIND[kind])
                 self.tree_groups.append((tuple(indices), layer))
-            else:
-                layer = MemberStack(kind, len(indices), units, hidden=hidden, embedding_factory=embedding_factory,
-                                    feature_fraction=feature_fraction, seed=seed, embedding_specs=embedding_specs,
-                                    name="members" if len(positions) == 1 else f"members_{kind}")
             self.groups.append((kind, tuple(indices), layer))
         concatenated = [i for _, indices, _ in self.groups for i in indices]
         self.order = None if concatenated == list(range(len(self.kinds))) else np.argsort(concatenated)

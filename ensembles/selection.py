@@ -36,7 +36,7 @@ import keras
 import numpy as np
 
 from tfpipe.ensembles.base import EnsembleModel, FitOptions, fit_keras, label_column
-from tfpipe.ensembles.members import MemberStack, is_tree_kind
+from tfpipe.ensembles.members import is_tree_kind, make_member
 from tfpipe.ensembles.task import Task
 from tfpipe.features.graph import graph_function, plain
 
@@ -62,20 +62,10 @@ class SelectionEnsemble(EnsembleModel):
         self.names = [f"{kind}_{i}" for i, kind in enumerate(self.member_kinds)]
         self.base = []
         for i, kind in enumerate(self.member_kinds):
-            if is_tree_kind(kind):
-                from tfpipe.ensembles.gbdt import LIBRARY_OF_KIND, GBDTMembers
-
-                self.base.append(GBDTMembers(1, task.units, gbdt_config, seed=seed + 7 * i,
-                                             library=LIBRARY_OF_KIND[kind], name=f"member_{i}_{kind}"))
-            else:
-                self.base.append(MemberStack(kind, 1, task.units, hidden=hidden, embedding_factory=embedding_factory,
-                                             seed=seed + 7 * i, embedding_specs=embedding_specs,
-                                             name=f"member_{i}_{kind}"))
+            self.base.append(make_member(kind, 1, task.units, name=f"member_{i}_{kind}", seed=seed + 7 * i,
+                                         gbdt_config=gbdt_config, hidden=hidden, embedding_factory=embedding_factory,
+                                         embedding_specs=embedding_specs))
         self.member_weights = np.full(len(self.base), 1.0 / max(len(self.base), 1), "float32")
-
-    @property
-    def kinds(self) -> tuple:
-        return self.member_kinds
 
     def member_logits(self, inputs, training=False):
         """[B, M, U]: every member's logits (trees give zeros while the Keras members train)."""

@@ -25,7 +25,7 @@ import keras
 
 from tfpipe.ensembles.base import EnsembleModel, FitOptions, fit_keras, label_column
 from tfpipe.ensembles.bootstrap import fold_ids
-from tfpipe.ensembles.members import MemberStack, is_tree_kind
+from tfpipe.ensembles.members import is_tree_kind, make_member
 from tfpipe.ensembles.task import Task
 from tfpipe.features.graph import graph_function, plain
 
@@ -51,15 +51,9 @@ class StackingEnsemble(EnsembleModel):
         self.task, self.member_kinds, self.n_folds, self.seed = task, tuple(member_kinds), int(n_folds), int(seed)
         self.base = []
         for i, kind in enumerate(self.member_kinds):
-            if is_tree_kind(kind):
-                from tfpipe.ensembles.gbdt import LIBRARY_OF_KIND, GBDTMembers
-
-                self.base.append(GBDTMembers(self.n_folds + 1, task.units, gbdt_config, seed=seed + 7 * i,
-                                             library=LIBRARY_OF_KIND[kind], name=f"base_{i}_{kind}"))
-            else:
-                self.base.append(MemberStack(kind, self.n_folds + 1, task.units, hidden=hidden,
-                                             embedding_factory=embedding_factory, seed=seed + 7 * i,
-                                             embedding_specs=embedding_specs, name=f"base_{i}_{kind}"))
+            self.base.append(make_member(kind, self.n_folds + 1, task.units, name=f"base_{i}_{kind}",
+                                         seed=seed + 7 * i, gbdt_config=gbdt_config, hidden=hidden,
+                                         embedding_factory=embedding_factory, embedding_specs=embedding_specs))
         self.meta = keras.layers.Dense(task.units, dtype="float32", name="meta")
 
     def base_logits(self, inputs, training=False):

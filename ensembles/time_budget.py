@@ -93,7 +93,7 @@ def estimate_native_seconds(batches, task, feature_types, rows: int, device: str
     if not seen:
         raise ValueError("the tree members' train feed gave no rows to time")
     x, y = np.concatenate(data), np.concatenate(labels)
-    from tfpipe.ensembles.gbdt import task_params
+    from tfpipe.ensembles.xgboost_members import task_params
 
     params = {"tree_method": "hist", "device": device, **task_params(task)}     # else XGBoost's defaults
     start = time.perf_counter()

@@ -22,6 +22,7 @@ import math
 import os
 
 from tfpipe.ensembles import registry
+from tfpipe.features.config import FEATURES_FILE
 from tfpipe.pipelines import storage
 
 
@@ -43,8 +44,8 @@ def _load_definitions(data_dir: str, features_config: str | None, label: str):
 
     schema, stats = artifacts.load_schema(data_dir), artifacts.load_statistics(data_dir)
     source = features_config
-    if source is None and storage.exists(storage.join(data_dir, "features.pbtxt")):
-        source = storage.join(data_dir, "features.pbtxt")
+    if source is None and storage.exists(storage.join(data_dir, FEATURES_FILE)):
+        source = storage.join(data_dir, FEATURES_FILE)
     if source is not None:
         definitions = tff.load_config(source)
     else:
@@ -124,7 +125,7 @@ class CachePlan:
 
     ``keras_train`` / ``keras_eval``: the ``cache`` argument of the Keras members' train / eval
     ``make_dataset`` ("preprocessed", True = serialized records, False = stream from the shards every epoch);
-    ``tree_bytes``: the tree members' share (``GBDTConfig.cache_bytes``: their float32 tree block is cached when
+    ``tree_bytes``: the tree members' share (``TreeConfig.cache_bytes``: their float32 tree block is cached when
     it fits, otherwise every pass of XGBoost / LightGBM streams from the shards); ``used``: bytes planned."""
 
     budget: int
@@ -179,7 +180,7 @@ def has_gbdt(model) -> bool:
     """True when an ensemble has gbdt members (they need :class:`~tfpipe.ensembles.base.TreeData`)."""
     from tfpipe.ensembles.members import is_tree_kind
 
-    return any(map(is_tree_kind, getattr(model, "kinds", None) or getattr(model, "member_kinds", ())))
+    return any(map(is_tree_kind, getattr(model, "member_kinds", ())))
 
 
 def _carve(dataset, mode, carve):
@@ -202,7 +203,7 @@ def _tree_data(data_dir, compiled, label_spec, carve, config, blocks: str):
     """Unshuffled train / eval batches for gbdt members (same carve-out as the Keras members)."""
     from tfpipe import features as tff
     from tfpipe.ensembles.base import TreeData
-    from tfpipe.ensembles.gbdt import feed
+    from tfpipe.ensembles.tree_members import feed
     from tfpipe.features import artifacts
 
     rows = artifacts.load_manifest(data_dir)["rows_written"]
@@ -240,13 +241,13 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
 
     keras.utils.set_random_seed(seed)
 
-    from tfpipe.ensembles.gbdt import feature_types, resolve_device, save_boosters
+    from tfpipe.ensembles.tree_members import feature_types, resolve_device, save_boosters
     from tfpipe.ensembles.time_budget import AutoDeadline
 
     # 1. features (float32, built before any mixed policy is set)
     with stage(stages, "features"):
         fitted, schema, stats, source = _load_definitions(data_dir, features_config, label)
-        tff.save_config(fitted, os.path.join(output_dir, "features.pbtxt"))
+        tff.save_config(fitted, os.path.join(output_dir, FEATURES_FILE))
         label_spec = tff.fit_label(schema, stats, label, task=task)
         compiled = tff.compile_features(fitted, label_spec=label_spec)
         the_task = task_from_label_spec(label_spec)
@@ -340,7 +341,7 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
         "workers": role.count, "replicas": dist.num_replicas_in_sync,
         "eval_carve": carve, "members": members, "seed": seed, "data_dir": storage.absolute(data_dir),
         "features_source": source,
-        "member_kinds": list(getattr(model, "kinds", None) or getattr(model, "member_kinds", ())),
+        "member_kinds": list(getattr(model, "member_kinds", ())),
         "gbdt": {"params": dict(gbdt_config.params), "lgbm_params": dict(gbdt_config.lgbm_params),
                  "num_boost_round": gbdt_rounds,
                  "early_stopping_rounds": gbdt_early_stopping} if has_gbdt(model) else None,

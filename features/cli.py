@@ -14,14 +14,14 @@ from tfpipe.features.init_config import DEFAULT_NUMERIC_EMBEDDING, NUMERIC_EMBED
 def init(args: argparse.Namespace) -> int:
     """Handler of ``tfpipe features init`` (imports the feature modules lazily)."""
     from tfpipe.features import artifacts
-    from tfpipe.features.config import save_config
+    from tfpipe.features.config import FEATURES_FILE, save_config
     from tfpipe.features.init_config import default_config
     from tfpipe.pipelines import storage
 
     label = args.label if args.label is not None else artifacts.load_manifest(args.data).get("label")
     definitions = default_config(args.data, args.data, label=label or None, split=args.split,
                                  numeric_embedding=args.numeric_embedding)
-    output = args.output or storage.join(args.data, "features.pbtxt")
+    output = args.output or storage.join(args.data, FEATURES_FILE)
     save_config(definitions, output, label=label or None)
     print(f"wrote {len(definitions)} feature definitions to {output}")
     return 0

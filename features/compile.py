@@ -160,7 +160,8 @@ def _raw(features: dict, key: str) -> tf.Tensor:
 
 
 class FeaturePreprocessor(keras.Model):
-    """Non-trainable Keras model: parsed features → ``{"dense", "wide", "embedding_ids"}`` (see module doc)."""
+    """Non-trainable Keras model: parsed features → ``{"dense", "wide", "embedding_ids", "periodic", "tree"}``
+    (see module doc)."""
 
     def __init__(self, definitions: Sequence[Definition], name: str = "feature_preprocessor", **kwargs):
         super().__init__(name=name, dtype="float32", **kwargs)
@@ -374,7 +375,6 @@ class CompiledFeatures:
     embedding_specs: dict
     dense_slices: dict
     wide_slices: dict
-    embedding_slices: dict
     label_spec: object = None
     tree_features: tuple = ()
     periodic_specs: dict = dataclasses.field(default_factory=dict)
@@ -437,7 +437,6 @@ def compile_features(definitions: Sequence[Definition], label_spec=None) -> Comp
     piecewise = [(d.name, d.width) for d, _ in preprocessor._piecewise_plan]
     dense_slices = _slices(numeric + piecewise + [(f"{n}_missing", 1) for n in preprocessor.missing_names])
     wide_slices = _slices([(n, num_ids) for n, _, num_ids in preprocessor._wide_plan])
-    embedding_slices = _slices([(n, s.dimension) for n, s in preprocessor.embedding_specs.items()])
     return CompiledFeatures(definitions, spec, preprocessor, dict(preprocessor.embedding_specs), dense_slices,
-                            wide_slices, embedding_slices, label_spec, tuple(preprocessor.tree_features),
+                            wide_slices, label_spec, tuple(preprocessor.tree_features),
                             dict(preprocessor.periodic_specs))

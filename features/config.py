@@ -208,6 +208,9 @@ def from_proto(config: pb.FeatureConfig) -> tuple[Definition, ...]:
     return validate_definitions(column_from_proto(c) for c in config.columns)
 
 
+FEATURES_FILE = "features.pbtxt"   # the name of a feature config beside a dataset or in a model directory
+
+
 def save_config(definitions: Sequence[Definition], path: str | os.PathLike, label: str | None = None,
                 fitted_split: str | None = None) -> str:
     """Writes the definitions as a text-format ``FeatureConfig``; returns the path.

@@ -46,8 +46,9 @@ def check_data_fits_model(model_root: str, data_dir: str, label: str | None) -> 
 
     from tfpipe import features as tff
     from tfpipe.features import artifacts
+    from tfpipe.features.config import FEATURES_FILE
 
-    config = os.path.join(model_root, "features.pbtxt")
+    config = os.path.join(model_root, FEATURES_FILE)
     if not os.path.exists(config):
         return                          # a SavedModel copied away from its MODEL_DIR: nothing to compare with
     schema = artifacts.load_schema(data_dir)

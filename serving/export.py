@@ -98,9 +98,7 @@ def make_serving_function(ensemble, parse_spec: dict, preprocessor):
     @graph_function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve(examples):
         parsed = tf.io.parse_example(examples, spec)
-        inputs = preprocessor(parsed, training=False)
-        inputs = {k: v for k, v in inputs.items() if k != "example_key"}
-        out = ensemble.serve(inputs)
+        out = ensemble.serve(preprocessor(parsed, training=False))
         return {"predictions": tf.cast(out["predictions"], tf.float32),
                 "member_predictions": tf.cast(out["member_predictions"], tf.float32)}
 

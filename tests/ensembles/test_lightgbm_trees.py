@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tfpipe import features as tff
-from tfpipe.ensembles.gbdt import GBDTConfig, GBDTMembers
+from tfpipe.ensembles.tree_members import TreeConfig, TreeMembers
 from tfpipe.ensembles.lightgbm_trees import compile_lightgbm
 from tfpipe.ensembles.task import task_from_label_spec
 from tfpipe.ensembles.trees import tree_margins
@@ -104,7 +104,7 @@ def test_what_cannot_be_compiled_is_refused():
     with pytest.raises(ValueError, match="linear"):
         compile_lightgbm([_train(zero, zero[:, 0] * 2 + zero[:, 2], "regression", {"linear_tree": True})])
     with pytest.raises(ValueError, match="lgbm-param"):
-        GBDTConfig(lgbm_params={"zero_as_missing": True})
+        TreeConfig(lgbm_params={"zero_as_missing": True})
 
 
 def test_lgbm_member_from_the_adult_shards_equals_lightgbm_on_the_whole_test_split(adult_data_dir):
@@ -114,7 +114,7 @@ def test_lgbm_member_from_the_adult_shards_equals_lightgbm_on_the_whole_test_spl
     compiled = tff.compile_features(tff.fit(tff.default_config(schema, stats, label="income"), stats, schema=schema))
     data = lambda split: tff.make_dataset(adult_data_dir, split, compiled, 4096, label=label,  # noqa: E731
                                           deterministic=True, blocks="tree")
-    member = GBDTMembers(2, 1, GBDTConfig(num_boost_round=150, lgbm_params={"learning_rate": 0.1}),
+    member = TreeMembers(2, 1, TreeConfig(num_boost_round=150, lgbm_params={"learning_rate": 0.1}),
                          library="lightgbm")
     half = lambda keys: np.stack([np.ones(len(keys)), (keys % 2).astype(float)], axis=1)  # noqa: E731
     member.fit(data("train"), None, task_from_label_spec(label), compiled.tree_features, weights_fn=half)

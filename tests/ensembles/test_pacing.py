@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from tfpipe.ensembles import pacing
-from tfpipe.ensembles.gbdt import GBDTConfig, train_boosters
-from tfpipe.ensembles.lgbm import train_lightgbm_boosters
+from tfpipe.ensembles.tree_members import TreeConfig
+from tfpipe.ensembles.xgboost_members import train_boosters
+from tfpipe.ensembles.lightgbm_members import train_lightgbm_boosters
 from tfpipe.ensembles.pacing import Pace
 
 
@@ -34,14 +35,14 @@ def test_a_deadline_paces_the_default_rate_but_never_a_rate_the_user_set(trees, 
     train, test, features, task = trees
     monkeypatch.setattr(pacing, "TARGET", 1e9)         # any deadline is "too near": the rate is always raised
     deadline = time.monotonic() + 600
-    config = GBDTConfig(num_boost_round=40, early_stopping_rounds=0)
+    config = TreeConfig(num_boost_round=40, early_stopping_rounds=0)
     quiet = lambda message: None                       # noqa: E731
     (paced,), (info,) = train_fn(train, None, task, features, 1, config, log=quiet, deadline=deadline)
     assert info["paced_rate"] == pacing.MAX_RATE and info["rounds"] == 40
     (plain,), (plain_info,) = train_fn(train, None, task, features, 1, config, log=quiet)
     assert "paced_rate" not in plain_info
     key = "eta" if train_fn is train_boosters else "learning_rate"
-    user = GBDTConfig(num_boost_round=40, early_stopping_rounds=0, **(
+    user = TreeConfig(num_boost_round=40, early_stopping_rounds=0, **(
         {"params": ((key, 0.05),)} if key == "eta" else {"lgbm_params": ((key, 0.05),)}))
     (_,), (user_info,) = train_fn(train, None, task, features, 1, user, log=quiet, deadline=deadline)
     assert "paced_rate" not in user_info
@@ -57,7 +58,7 @@ def _margins(booster, train, features):
     """Raw margins of the first train batch."""
     import xgboost as xgb
 
-    from tfpipe.ensembles.gbdt import feature_types
+    from tfpipe.ensembles.tree_members import feature_types
 
     x = next(iter(train))[0]["tree"].numpy()
     if isinstance(booster, xgb.Booster):

@@ -7,8 +7,8 @@ import pytest
 import xgboost as xgb
 
 from tfpipe import features as tff
-from tfpipe.ensembles.gbdt import feature_types
-from tfpipe.ensembles.gbdt import GBDTConfig, GBDTMembers
+from tfpipe.ensembles.tree_members import feature_types
+from tfpipe.ensembles.tree_members import TreeConfig, TreeMembers
 from tfpipe.ensembles.task import task_from_label_spec
 from tfpipe.ensembles.tree_masks import build_leaf_masks
 from tfpipe.ensembles.trees import compile_boosters, tree_margins
@@ -124,7 +124,7 @@ def test_gbdt_member_from_the_adult_shards_equals_xgboost_on_the_whole_test_spli
     assert kinds.count("c") == 9 and kinds.count("q") == 6   # 8 strings + education-num's 16 integer codes
     data = lambda split: tff.make_dataset(adult_data_dir, split, compiled, 4096, label=label,  # noqa: E731
                                           deterministic=True, blocks="tree")
-    member = GBDTMembers(1, 1, GBDTConfig(num_boost_round=150, params={"eta": 0.1}))
+    member = TreeMembers(1, 1, TreeConfig(num_boost_round=150, params={"eta": 0.1}))
     member.fit(data("train"), None, task_from_label_spec(label), compiled.tree_features)
     rows, worst = 0, 0.0
     for inputs, _ in data("test"):

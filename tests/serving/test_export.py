@@ -10,7 +10,7 @@ import tensorflow as tf
 import xgboost as xgb
 
 from tfpipe import features as tff
-from tfpipe.ensembles.gbdt import feature_types
+from tfpipe.ensembles.tree_members import feature_types
 from tfpipe.ensembles.records import serialized_dataset
 from tfpipe.serving.export import load_saved_model, predict_examples, read_metadata
 

@@ -14,7 +14,7 @@ labels, keys and base margins (12-20 bytes a row), one partial pass for the bin 
 (``bin_construct_sample_cnt`` rows, 200,000 by default, as float64 columns) and one for the rows themselves.
 What tfpipe holds: one batch and those few bytes a row; LightGBM holds its binned data (about ``rows × features``
 bytes). The passes read the shards again unless the tree block fits its share of the cache budget
-(``GBDTConfig.cache_bytes``; ``tfpipe train --cache-budget``), in which case ``tf.data`` caches it in memory.
+(``TreeConfig.cache_bytes``; ``tfpipe train --cache-budget``), in which case ``tf.data`` caches it in memory.
 
 **Defaults** (:data:`DEFAULT_PARAMS`): learning rate 0.05, 31 leaves, feature fraction 0.5, 255 bins, LightGBM's
 own categorical splits; ``deterministic`` row-wise histograms (same data and seed → same trees). Early stopping
@@ -22,7 +22,7 @@ on the eval split / key carve-out, like ``gbdt``; the booster is cut at its best
 
 Example::
 
-    >>> config = GBDTConfig(lgbm_params={"num_leaves": 15})
+    >>> config = TreeConfig(lgbm_params={"num_leaves": 15})
     >>> lightgbm_params(config, Task("binary"), seed=0)["objective"]
     'binary'
 """
@@ -33,7 +33,7 @@ import time
 import lightgbm as lgb
 import numpy as np
 
-from tfpipe.ensembles.gbdt import GBDTConfig
+from tfpipe.ensembles.tree_members import TreeConfig, booster_info, log_booster
 from tfpipe.ensembles.pacing import Pace, pace_for
 from tfpipe.ensembles.task import Task
 
@@ -48,9 +48,9 @@ DEFAULT_PARAMS = {
 }
 
 
-def lightgbm_params(config: GBDTConfig, task: Task, seed: int) -> dict:
+def lightgbm_params(config: TreeConfig, task: Task, seed: int) -> dict:
     """LightGBM parameters of lgbm members: :data:`DEFAULT_PARAMS`, then ``config.lgbm_params`` (validated by
-    :class:`GBDTConfig` against ``LGBM_RESERVED_PARAMS``), then what the task fixes."""
+    :class:`TreeConfig` against ``tree_members.LIGHTGBM_RESERVED_PARAMS``), then what the task fixes."""
     params = {**DEFAULT_PARAMS, **dict(config.lgbm_params)}
     if task.kind == "binary":
         params.update(objective="binary", metric="binary_logloss")
@@ -162,12 +162,12 @@ def _paced(pace: Pace):
     return callback
 
 
-def train_lightgbm_boosters(train_ds, eval_ds, task: Task, tree_features, n_models: int, config: GBDTConfig,
+def train_lightgbm_boosters(train_ds, eval_ds, task: Task, tree_features, n_models: int, config: TreeConfig,
                             seed: int = 0, weights_fn=None, base_margin_fn=None, log=print,
                             deadline: float | None = None) -> tuple[list, list]:
     """Trains ``n_models`` LightGBM boosters on one binned copy of the data → (boosters, per-model info).
 
-    Same contract as :func:`tfpipe.ensembles.gbdt.train_boosters` (``weights_fn(keys) -> [N, n_models]``,
+    Same contract as :func:`tfpipe.ensembles.xgboost_members.train_boosters` (``weights_fn(keys) -> [N, n_models]``,
     ``base_margin_fn(inputs) -> [B, units]``, ``deadline``); each booster is cut at its best round on
     ``eval_ds``."""
 
@@ -207,15 +207,11 @@ def train_lightgbm_boosters(train_ds, eval_ds, task: Task, tree_features, n_mode
         best = min(best, booster.current_iteration())
         scores = dict(booster.best_score).get("eval", {})
         booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-        info = {"rounds": int(best), "seconds": time.time() - start, "feed_seconds": feed_seconds,
-                "rows": train.rows, "device": "cpu", "library": "lightgbm"}
-        if pace is not None and pace.paced is not None:
-            info["paced_rate"] = pace.paced
+        info = {**booster_info(best, time.time() - start, feed_seconds, train.rows, "cpu", pace),
+                "library": "lightgbm"}
         if params["metric"] in scores:
             info["eval_" + params["metric"]] = float(scores[params["metric"]])
         infos.append(info)
         boosters.append(booster)
-        paced = f", learning_rate raised to {pace.paced:.3f} to fit the time limit" if "paced_rate" in info else ""
-        log(f"[tfpipe lgbm] model {m + 1}/{n_models}: {best} rounds in {info['seconds']:.1f} s "
-            f"({train.rows} rows, data feed {feed_seconds:.1f} s{paced})")
+        log_booster(log, "lgbm", m, n_models, info, "learning_rate")
     return boosters, infos

@@ -9,10 +9,9 @@ import tensorflow as tf
 import xgboost as xgb
 
 from tfpipe import features as tff
-from tfpipe.ensembles.gbdt import feature_types
 from tfpipe.ensembles.bootstrap import fold_ids
-from tfpipe.ensembles.gbdt import GBDTConfig, parse_gbdt_params
-from tfpipe.ensembles.members import parse_member_kinds
+from tfpipe.ensembles.tree_members import TreeConfig, feature_types
+from tfpipe.ensembles.xgboost_members import booster_params
 from tfpipe.ensembles.records import serialized_dataset
 from tfpipe.ensembles.task import Task
 from tfpipe.train import train_ensemble
@@ -22,17 +21,10 @@ def _test_examples(data_dir, n=400):
     return next(iter(serialized_dataset(data_dir, "test", batch_size=n)))
 
 
-def test_gbdt_params_and_kinds_are_validated():
-    assert parse_gbdt_params(["max_depth=4", "eta=0.1", "grow_policy=lossguide", "x=true"]) == (
-        ("max_depth", 4), ("eta", 0.1), ("grow_policy", "lossguide"), ("x", True))
-    with pytest.raises(ValueError, match="KEY=VALUE"):
-        parse_gbdt_params(["max_depth"])
-    with pytest.raises(ValueError, match="set by tfpipe"):
-        GBDTConfig(params=parse_gbdt_params(["objective=reg:gamma"]))
-    with pytest.raises(ValueError, match="comma list"):
-        parse_member_kinds("gbdt,forest")
-    params = GBDTConfig(params=(("max_depth", 3),), device="cpu").booster_params(Task("multiclass", 4), seed=0)
+def test_booster_params_put_the_task_over_the_user_params():
+    params = booster_params(TreeConfig(params=(("max_depth", 3),), device="cpu"), Task("multiclass", 4), seed=0)
     assert params["max_depth"] == 3 and params["num_class"] == 4 and params["objective"] == "multi:softprob"
+    assert params["tree_method"] == "hist" and params["seed"] == 0 and params["device"] == "cpu"
 
 
 def test_stacking_of_gbdt_and_keras_members_uses_folds_and_a_fitted_meta_learner(adult_small_dir, tmp_path):
@@ -75,7 +67,7 @@ def test_boosting_keras_stages_fit_what_a_gbdt_first_stage_leaves(adult_small_di
                             seed=1, verbose=0, report=False, member_kind="gbdt,dnn", gbdt_rounds=40, hidden=(8,),
                             corrective=False)
     ens = result.ensemble
-    assert list(ens.kinds) == ["gbdt", "dnn"] and ens.stage_scale.tolist() == [1.0, 0.5]
+    assert list(ens.member_kinds) == ["gbdt", "dnn"] and ens.stage_scale.tolist() == [1.0, 0.5]
     booster = ens.stages[0].boosters[0]
     # F_1 = prior + the trees, exactly XGBoost's prediction with the prior as base margin
     compiled = tff.compile_features(tff.load_config(os.path.join(result.output_dir, "features.pbtxt")))
