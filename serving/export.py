@@ -173,9 +173,9 @@ def export_saved_model(ensemble, parse_spec: dict, preprocessor, path: str, meta
     archive.write_out(tmp, verbose=False)
     set_method_names(tmp, methods)
     if metadata is not None:
-        from tfpipe.ensembles.records import write_json
-
-        write_json(os.path.join(tmp, METADATA_FILE), metadata)
+        os.makedirs(os.path.dirname(os.path.join(tmp, METADATA_FILE)), exist_ok=True)
+        with open(os.path.join(tmp, METADATA_FILE), "w", encoding="utf-8") as f:   # inside tmp: renamed below
+            json.dump(metadata, f, indent=2, sort_keys=True, default=float)
     shutil.rmtree(path, ignore_errors=True)
     os.replace(tmp, path)
     return path
