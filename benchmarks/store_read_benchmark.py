@@ -5,7 +5,9 @@ alternating local and store rounds so that both see the same machine load:
 - ``records``: :func:`tfpipe.features.dataset.record_batches` (the one reader of the shards: serialized records
   in batches; local = ``TFRecordDataset``, store = :mod:`tfpipe.features.remote_shards`' ranged reads);
 - ``features``: :func:`tfpipe.features.make_dataset` (parse + preprocessing: what training is fed), shuffled.
-Goal (issue 23): store / local >= 0.8 on ``features``. The server is killed by PID at the end.
+Goal (issue 23): store / local >= 0.8 on ``features``. Beside it, the store's own ceiling: the seconds raw GETs of
+the same shards take (no framing, no parsing) and the share of it each reader reaches; with moto on the same
+cores that ceiling, not the reader, bounds the s3 rounds. The server is killed by PID at the end.
 
 Example::
 
@@ -77,6 +79,23 @@ def _time(make) -> tuple[float, int, int]:
     return time.perf_counter() - start, rows, nbytes
 
 
+def _raw_get_seconds(endpoint: str, remote: str, split: str) -> float:
+    """Seconds to GET the split's shards whole from the store, all at once (one thread a shard, as the reader's
+    interleave reads them) and nothing else: what the server can deliver, the ceiling of any reader."""
+    import concurrent.futures
+
+    import boto3
+
+    from tfpipe.pipelines.artifacts import shard_paths
+
+    client = boto3.client("s3", endpoint_url=endpoint)
+    keys = [path[len("s3://"):].split("/", 1) for path in shard_paths(remote, split)]
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(len(keys)) as pool:
+        list(pool.map(lambda bk: client.get_object(Bucket=bk[0], Key=bk[1])["Body"].read(), keys))
+    return time.perf_counter() - start
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="a local `tfpipe preprocess` output")
@@ -135,6 +154,9 @@ def main(argv=None) -> int:
             if server_cpu:
                 print(f"{name:10} the S3 server's own CPU per s3 round: {statistics.median(server_cpu):.2f} s "
                       f"(of {os.cpu_count()} cores shared with the reader)", flush=True)
+            ceiling = statistics.median(_raw_get_seconds(args.endpoint, remote, args.split) for _ in range(args.rounds))
+            print(f"{name:10} the store's ceiling: raw GETs of the same shards take {ceiling:.2f} s; this reader "
+                  f"reaches {ceiling / statistics.median(seconds['s3']):.2f} of it", flush=True)
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGKILL)

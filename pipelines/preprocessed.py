@@ -51,11 +51,12 @@ class PreprocessedDataset:
             storage.check_bucket(path)
             raise FileNotFoundError(f"{path}: no {MANIFEST}; not a finished `tfpipe preprocess` output (the "
                                     f"manifest is written last: a directory without it is incomplete)")
-        version = _version(manifest_path)
+        text = None if storage.is_local(manifest_path) else storage.read_text(manifest_path)
+        version = _version(manifest_path, text)
         cached = _CACHE.get(path)
         if cached is not None and version is not None and cached[0] == version:
             return cached[1]
-        manifest = json.loads(storage.read_text(manifest_path))
+        manifest = json.loads(storage.read_text(manifest_path) if text is None else text)
         from google.protobuf import text_format
         from tensorflow_metadata.proto.v0 import statistics_pb2
 
@@ -122,10 +123,14 @@ class PreprocessedDataset:
 _CACHE: dict = {}
 
 
-def _version(manifest_path: str):
-    """What changes when the directory is rewritten (local: the manifest's inode, size and mtime); None: do not
-    cache (object stores: a HEAD request would cost what the read costs)."""
-    if not storage.is_local(manifest_path):
-        return None
+def _version(manifest_path: str, text: str | None = None):
+    """What changes when the directory is rewritten: local, the manifest's inode, size and mtime; on a store, the
+    manifest's own text (``text``: one small read; the manifest is written last and names every shard, so the
+    same text means the same dataset). Without the cache a store re-read the schema and statistics on every
+    call: 0.6 s each for the 41-column wide table on the S3 server here, twice per ``record_batches``."""
+    if text is not None:
+        import hashlib
+
+        return "sha256", hashlib.sha256(text.encode("utf-8")).hexdigest()
     status = os.stat(manifest_path)
     return status.st_ino, status.st_size, status.st_mtime_ns

@@ -111,24 +111,36 @@ def _masked(crc: int) -> int:
     return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
 
 
+def _read_full(stream, size: int) -> bytes:
+    """``size`` bytes of ``stream`` (fewer only at its end): a network stream's ``read`` may return less."""
+    piece = stream.read(size)
+    if not piece or len(piece) == size:
+        return piece
+    parts, got = [piece], len(piece)
+    while got < size:
+        more = stream.read(size - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
 def _chunks(path: str, chunk_bytes: int, compression: str, ahead: int) -> Iterator[bytes]:
     """The (decompressed) bytes of ``path`` in pieces of ``chunk_bytes``, read by a thread up to ``ahead``
-    pieces before they are used (one ranged read each on an object store; the thread releases the GIL while it
-    waits on the network or inflates)."""
+    pieces before they are used (:func:`~tfpipe.pipelines.storage.open_stream`: one streamed GET on S3; the thread
+    releases the GIL while it waits on the network or inflates)."""
     from tfpipe.pipelines import storage
 
-    if storage.reads_ranges(path) and compression == "none":
-        yield from storage.read_ranges(path, chunk_bytes, ahead)
-        return
     pieces: queue.Queue = queue.Queue(maxsize=max(1, ahead))
     stop = threading.Event()
 
     def fetch():
         try:
-            with storage.open_read(path) as raw:
+            with storage.open_stream(path) as raw:
                 stream = gzip.GzipFile(fileobj=raw, mode="rb") if compression == "gzip" else raw
                 while not stop.is_set():
-                    piece = stream.read(chunk_bytes)
+                    piece = _read_full(stream, chunk_bytes)
                     pieces.put(piece)
                     if not piece:
                         return

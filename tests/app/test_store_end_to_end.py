@@ -233,7 +233,8 @@ def test_bad_store_settings_get_one_line_naming_the_path_and_what_to_set(store_e
     assert dead in err and "AWS_ENDPOINT_URL" in err
 
 
-def test_ranged_reads_of_a_shard_on_s3_give_its_bytes_and_records(store_env, s3_adult, adult_small_dir):
+def test_streamed_reads_of_a_shard_on_s3_give_its_bytes_and_records_and_resume_a_dropped_connection(
+        store_env, s3_adult, adult_small_dir):
     import tensorflow as tf
 
     from tfpipe.pipelines import storage, tfrecord
@@ -242,10 +243,22 @@ def test_ranged_reads_of_a_shard_on_s3_give_its_bytes_and_records(store_env, s3_
     local, remote = shard_paths(adult_small_dir, "train")[0], shard_paths(s3_adult, "train")[0]
     with open(local, "rb") as f:
         data = f.read()
-    for chunk, ahead in ((50_000, 1), (50_000, 3), (123_457, 2), (len(data) + 1, 2)):   # many ranges, in order
-        assert b"".join(storage.read_ranges(remote, chunk, ahead)) == data, (chunk, ahead)
+
+    class Dropped:   # a connection that breaks in the middle of the object
+        def read(self, size=None):
+            raise ConnectionResetError("connection reset by peer")
+
+        def close(self):
+            pass
+
+    with storage.open_stream(remote) as stream:
+        head = stream.read(50_000)
+        stream._body = Dropped()
+        rest = b"".join(iter(lambda: stream.read(70_001), b""))
+    assert head + rest == data
     expected = [[r for r in b.numpy().tolist()] for b in tf.data.TFRecordDataset(local).batch(100)]
-    assert list(tfrecord.read_record_blocks(remote, 100, chunk_bytes=40_000)) == expected
+    for chunk, ahead in ((40_000, 1), (123_457, 3), (len(data) + 1, 2)):   # many pieces, in order
+        assert list(tfrecord.read_record_blocks(remote, 100, chunk_bytes=chunk, ahead=ahead)) == expected
 
 
 def test_run_output_on_s3_is_checked_like_a_local_one(store_env, s3_adult, adult_small_dir):
@@ -354,3 +367,17 @@ def test_whole_run_on_gcs_matches_the_same_run_on_local_paths(gcs_env, local_run
     err = capsys.readouterr().err.strip()
     assert time.monotonic() - started < 40 and len(err.splitlines()) == 1
     assert "cannot reach the store" in err and dead in err and "STORAGE_EMULATOR_HOST" in err
+
+
+def test_a_dataset_on_s3_is_read_once_and_again_when_its_manifest_changes(store_env, adult_small_dir):
+    from tfpipe.pipelines.preprocessed import PreprocessedDataset
+
+    _, client = store_env
+    remote = _upload_dir(client, adult_small_dir, "data", "adult_cached")
+    first = PreprocessedDataset.load(remote)
+    assert PreprocessedDataset.load(remote) is first   # schema and statistics not fetched and parsed again
+    manifest = json.loads(client.get_object(Bucket="data", Key="adult_cached/manifest.json")["Body"].read())
+    manifest["note"] = "rewritten"
+    client.put_object(Bucket="data", Key="adult_cached/manifest.json", Body=json.dumps(manifest).encode())
+    again = PreprocessedDataset.load(remote)
+    assert again is not first and again.manifest["note"] == "rewritten"
