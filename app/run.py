@@ -59,7 +59,11 @@ def load_pipeline_config(path: str):
         try:
             config = text_format.Parse(handle.read(), pipeline_pb2.PipelineConfig())
         except text_format.ParseError as error:
-            raise ValueError(f"{path}: {error}") from None
+            hint = ""
+            if '"tfpipe.proto.TrainConfig" has no field' in str(error):   # a file of before the nested config
+                hint = ("; `train` is nested by concern since 2026-12-07, e.g. train { bagging { members: 8 } "
+                        "keras { epochs: 5 } runtime { seed: 0 } } (proto/pipeline.proto, TrainConfig)")
+            raise ValueError(f"{path}: {error}{hint}") from None
     base = os.path.dirname(os.path.abspath(path))
     inputs = [_resolve_input(spec, base) for spec in config.preprocess.input]
     del config.preprocess.input[:]
@@ -92,10 +96,10 @@ def run_pipeline(config, output: str, overwrite: bool = False, progress: bool = 
     from google.protobuf import text_format
 
     from tfpipe.train import train_ensemble
-    from tfpipe.ensembles.train_config import train_kwargs
+    from tfpipe.ensembles.train_config import options_from_proto as train_options
     from tfpipe.pipelines import run_preprocess
     from tfpipe.pipelines.preprocess_config import options_from_proto
-    from tfpipe.serving.export_config import export_kwargs
+    from tfpipe.serving.export_config import options_from_proto as export_options
 
     output = storage.absolute(storage.check_supported(output))
     _check_output(output, overwrite)
@@ -108,9 +112,9 @@ def run_pipeline(config, output: str, overwrite: bool = False, progress: bool = 
     print(f"== preprocess -> {data_dir}", file=sys.stderr, flush=True)
     manifest = run_preprocess(options_from_proto(config.preprocess, data_dir, overwrite, progress))
     print(f"== train -> {model_dir}", file=sys.stderr, flush=True)
-    result = train_ensemble(data_dir, model_dir, features_config=config.features or None, overwrite=overwrite,
-                            verbose="auto" if progress else 0, **train_kwargs(config.train),
-                            **export_kwargs(config.export))
+    options = train_options(config.train, runtime={"verbose": "auto" if progress else 0})
+    result = train_ensemble(data_dir, model_dir, options, features_config=config.features or None,
+                            overwrite=overwrite, export=export_options(config.export))
     return {"data": data_dir, "model": model_dir, "metrics": result.metrics, "manifest": manifest,
             "config": resolved, "result": result}
 

@@ -7,8 +7,11 @@ and each member).
 
 Example::
 
-    >>> result = train_ensemble(adult, "model", label="income", ensemble="bagging", members=2, member_kind="linear",
-    ...                         epochs=1, batch_size=512, seed=0, verbose=0, report=False)  # adult: a preprocessed DIR
+    >>> from tfpipe.ensembles.train_options import BaggingOptions, KerasOptions, RuntimeOptions, TrainOptions
+    >>> from tfpipe.serving.export_config import ExportOptions
+    >>> options = TrainOptions(ensemble=BaggingOptions(members=2, member_kinds="linear"),
+    ...                        keras=KerasOptions(epochs=1, batch_size=512), runtime=RuntimeOptions(verbose=0))
+    >>> result = train_ensemble(adult, "model", options, export=ExportOptions(report=False))  # a preprocessed DIR
     [tfpipe train] bagging of 2 (binary), ...
     >>> sorted(os.listdir("model")), result.metrics["test"]["ensemble"]["auc"] > 0.8
     (['features.pbtxt', 'logs', 'metrics.json', 'model.json', 'saved_model'], True)
@@ -118,71 +121,49 @@ def _importance(serve_fn, data_dir: str, metadata: dict, task_kind: str, columns
             "columns": found}
 
 
-def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ensemble: str = "selection",
-                   members: int | None = None, epochs: int = 5, batch_size: int = 256, precision: str = "auto",
-                   strategy: str = "auto", seed: int = 0, features_config: str | None = None, *,
-                   task: str | None = None, member_kind: str | None = None, hidden=(64, 32),
-                   feature_fraction: float = 1.0, folds: int = 5, boosting: str = "gradient",
-                   shrinkage: float = 0.5, corrective: bool = True, learning_rate: float = 1e-3,
-                   eval_fraction: float = 0.1, patience: int = 2, verbose="auto", report: bool = True,
-                   metric_splits: tuple | None = None, jit_compile: bool | str = "auto",
-                   strategy_devices: list | None = None, gbdt_params=(), gbdt_rounds: int = 2000,
-                   gbdt_early_stopping: int = 50, gbdt_device: str = "auto", bootstrap: bool = True,
-                   overwrite: bool = False, lgbm_params=(), estimator_signatures: bool = True,
-                   time_limit: float | str | None = "auto", cache_budget=None) -> TrainResult:
-    """Trains an ensemble on a preprocessed DIR and writes ``output_dir/{saved_model,metrics.json,report.html}``.
+def train_ensemble(data_dir: str, output_dir: str, options=None, *, label: str | None = None,
+                   features_config: str | None = None, overwrite: bool = False, export=None) -> TrainResult:
+    """Trains the ensemble that ``options`` (a :class:`~tfpipe.ensembles.train_options.TrainOptions`; None: its
+    defaults, the ``selection`` of gbdt, lgbm and wide_deep members) describes on a preprocessed DIR and writes
+    ``output_dir/{saved_model,metrics.json,report.html}`` as ``export`` (a
+    :class:`~tfpipe.serving.export_config.ExportOptions`) says.
 
     The model is built in a temporary sibling and moved into place at the end (a crash or ``kill -9`` leaves no
     half-written ``output_dir``); an existing ``output_dir`` is replaced only with ``overwrite`` and only when it is
     a previous ``tfpipe train`` output (its ``model.json``), see :mod:`tfpipe.pipelines.publish`.
 
-    ``label`` defaults to the manifest label. ``ensemble`` (default ``selection``, see
-    :mod:`tfpipe.ensembles.selection`) is one of :mod:`tfpipe.ensembles.registry`. ``members`` is K for bagging,
-    the number of stages for boosting, the number of base members for stacking and of members for selection
-    (None: 8, for selection one per member kind); ``member_kind`` a kind or comma list the members cycle
-    through (``gbdt`` = XGBoost and ``lgbm`` = LightGBM trees compiled to TF ops; ``gbdt_params`` /
-    ``lgbm_params`` are ``KEY=VALUE`` parameters of each library, ``gbdt_rounds`` / ``gbdt_early_stopping`` the
-    rounds and patience of both, ``gbdt_device`` auto|cpu|cuda for XGBoost). ``report``, ``metric_splits`` and
-    ``estimator_signatures`` are the export's settings (``ExportConfig``). ``time_limit`` (seconds, from the
-    start of the call): training stops adding members and stops the member in training so that the run ends
-    near it with a valid, exported model; :func:`post_fit_seconds` of it (15-50%) is kept for the export and the
-    metrics. The default ``"auto"`` measures the limit on the data (:mod:`tfpipe.ensembles.time_budget`: 2.2x
-    what XGBoost's defaults would take on the same rows, at least 120 s; ``selection`` only); ``None`` trains
-    without a limit. ``cache_budget``
-    (bytes, or ``"4G"``-style; default a quarter of the RAM) bounds all of training's in-memory data caches
-    together; what does not fit streams from the shards (:func:`tfpipe.ensembles.train.plan_caches`). Returns a
-    :class:`TrainResult`; see :mod:`tfpipe.ensembles.train` for the training steps and ``ensembles/README.md`` for
-    the options.
+    ``label`` defaults to the manifest label; ``features_config`` to ``DIR/features.pbtxt``, else the default
+    features. ``options.time_limit`` (seconds, from the start of the call): training stops adding members and
+    stops the member in training so that the run ends near it with a valid, exported model;
+    :func:`post_fit_seconds` of it (15-50%) is kept for the export and the metrics. The default ``"auto"`` measures
+    the limit on the data (:mod:`tfpipe.ensembles.time_budget`: 2.2x what XGBoost's defaults would take on the
+    same rows, at least 120 s; ``selection`` only); None trains without a limit. ``options.data.cache_budget``
+    bounds all of training's in-memory data caches together; what does not fit streams from the shards
+    (:func:`tfpipe.ensembles.train.plan_caches`). Returns a :class:`TrainResult`; see
+    :mod:`tfpipe.ensembles.train` for the training steps and ``ensembles/README.md`` for the options.
     """
     start, started = time.time(), time.monotonic()     # the time limit counts the imports below (TensorFlow: ~5 s)
-    import inspect
     import shutil
     import tempfile
 
-    from tfpipe.ensembles import records, registry
+    from tfpipe.ensembles import records
     from tfpipe.ensembles.base import is_multi_worker
     from tfpipe.ensembles.distribute import WorkerRole, make_strategy, worker_role
-    from tfpipe.ensembles.tree_members import TreeConfig, parse_params
-    from tfpipe.features import artifacts
-    from tfpipe.ensembles.train import check_applicable, fit_ensemble_model, parse_bytes
     from tfpipe.ensembles.stages import StageLog
+    from tfpipe.ensembles.train import fit_ensemble_model
+    from tfpipe.ensembles.train_options import TrainOptions
+    from tfpipe.features import artifacts
     from tfpipe.pipelines import publish, storage
+    from tfpipe.serving.export_config import ExportOptions
 
-    registry.get(ensemble)          # a clear error for an unknown name, before any work
-    if time_limit != "auto" and time_limit is not None and (isinstance(time_limit, str) or not time_limit > 0):
-        raise ValueError(f"time_limit must be > 0 seconds, 'auto' or None, got {time_limit!r}")
-    defaults = {name: p.default for name, p in inspect.signature(train_ensemble).parameters.items()}
-    check_applicable(ensemble, member_kind, dict(
-        feature_fraction=feature_fraction, bootstrap=bootstrap, folds=folds, boosting=boosting, shrinkage=shrinkage,
-        corrective=corrective, gbdt_params=tuple(gbdt_params), gbdt_device=gbdt_device,
-        lgbm_params=tuple(lgbm_params), gbdt_rounds=gbdt_rounds, gbdt_early_stopping=gbdt_early_stopping),
-        {name: tuple(value) if isinstance(value, (list, tuple)) else value for name, value in defaults.items()})
+    options = TrainOptions() if options is None else options
+    export = ExportOptions() if export is None else export
+    if not isinstance(options, TrainOptions) or not isinstance(export, ExportOptions):
+        raise TypeError(f"options must be a TrainOptions and export an ExportOptions, got {type(options).__name__} "
+                        f"and {type(export).__name__}")
     # First, before any TensorFlow op: a MultiWorkerMirroredStrategy must configure collective ops at start-up.
-    dist = make_strategy(strategy, devices=strategy_devices)
+    dist = make_strategy(options.runtime.strategy, devices=options.runtime.devices)
     role = worker_role() if is_multi_worker(dist) else WorkerRole()
-    gbdt_config = TreeConfig(num_boost_round=gbdt_rounds, early_stopping_rounds=gbdt_early_stopping,
-                             params=parse_params(gbdt_params), device=gbdt_device,
-                             lgbm_params=parse_params(lgbm_params))
     manifest = artifacts.load_manifest(data_dir)
     label = label or manifest.get("label")
     if not label:
@@ -190,6 +171,7 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     rows = manifest.get("rows_written", {})
     if not rows.get("train"):
         raise ValueError(f"{data_dir} has no rows in its train split (rows written: {rows}); nothing to train on")
+    time_limit, eval_fraction = options.time_limit, options.data.eval_fraction
     if time_limit == "auto":
         from tfpipe.ensembles.time_budget import AutoDeadline
 
@@ -206,30 +188,25 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     else:   # another worker: the same steps (collective ops need every worker), into a folder deleted at the end
         final_dir = work_dir = tempfile.mkdtemp(prefix=f"tfpipe-worker-{role.index}-")
     try:
-        stages = StageLog(log=None if verbose == 0 else print)   # verbose=0: recorded in metrics.json only
-        fitted = fit_ensemble_model(stages=stages, 
-            output_dir=work_dir, data_dir=data_dir, label=label, dist=dist, role=role, ensemble=ensemble,
-            members=members, epochs=epochs, batch_size=batch_size, precision=precision, seed=seed,
-            features_config=features_config, task=task, member_kind=member_kind, hidden=hidden,
-            feature_fraction=feature_fraction, folds=folds, boosting=boosting, shrinkage=shrinkage,
-            corrective=corrective, learning_rate=learning_rate, eval_fraction=eval_fraction, patience=patience,
-            verbose=verbose, jit_compile=jit_compile, gbdt_config=gbdt_config, gbdt_rounds=gbdt_rounds,
-            gbdt_early_stopping=gbdt_early_stopping, bootstrap=bootstrap, deadline=deadline,
-            cache_budget=None if cache_budget is None else parse_bytes(cache_budget))
+        # verbose=0: the stages are recorded in metrics.json only
+        stages = StageLog(log=None if options.runtime.verbose == 0 else print)
+        fitted = fit_ensemble_model(data_dir=data_dir, output_dir=work_dir, label=label, dist=dist, role=role,
+                                    options=options, features_config=features_config, stages=stages,
+                                    deadline=deadline)
         if time_limit == "auto":
             time_limit = deadline.limit        # None: no probe ran (no tree member, or not `selection`)
             limit_info = deadline.to_json()
         else:
             limit_info = {"source": "given" if time_limit else "none", "seconds": time_limit}
         end = None if time_limit is None else start + float(time_limit)
-        result = _export_and_measure(fitted, data_dir, work_dir, final_dir, report, metric_splits,
-                                     estimator_signatures, start, stages, end=end, time_limit=limit_info)
+        result = _export_and_measure(fitted, data_dir, (work_dir, final_dir), export, start, stages, end=end,
+                                     time_limit=limit_info)
         if not role.is_chief:   # it wrote nothing that stays
             shutil.rmtree(work_dir, ignore_errors=True)
             return dataclasses.replace(result, output_dir=None, saved_model_dir=None, metrics_path=None,
                                        report_path=None)
         records.write_json(os.path.join(work_dir, publish.MODEL.marker),
-                           {"format": "tfpipe.model/1", "ensemble": ensemble, "label": label,
+                           {"format": "tfpipe.model/1", "ensemble": options.kind, "label": label,
                             "data_dir": storage.absolute(data_dir), "members": result.metadata["member_names"]})
         publish.publish(work_dir, final_dir, publish.MODEL, overwrite)
     except BaseException:
@@ -238,10 +215,10 @@ def train_ensemble(data_dir: str, output_dir: str, label: str | None = None, ens
     return result
 
 
-def _export_and_measure(fitted, data_dir: str, output_dir: str, final_dir: str, report: bool, metric_splits,
-                        estimator_signatures: bool, start: float, stages, end: float | None = None,
+def _export_and_measure(fitted, data_dir: str, dirs: tuple, export, start: float, stages, end: float | None = None,
                         time_limit: dict | None = None) -> TrainResult:
-    """Exports the SavedModel into ``output_dir`` (the work dir that becomes ``final_dir``), then the metrics of
+    """Exports the SavedModel into ``dirs[0]`` (the work dir that becomes ``dirs[1]``) as ``export`` (an
+    ``ExportOptions``) says, then the metrics of
     every split through the exported serving function (the train split's on a key-hash sample of about
     :data:`TRAIN_METRIC_ROWS` rows when larger: it is a diagnostic of over-fitting, and a 1M-row pass costs what
     the trees cost), permutation importance (sized to :data:`IMPORTANCE_SHARE` of the fit's time and to what is
@@ -251,6 +228,8 @@ def _export_and_measure(fitted, data_dir: str, output_dir: str, final_dir: str, 
     from tfpipe.ensembles.stages import stage
     from tfpipe.serving.export import export_saved_model, make_serving_function
 
+    output_dir, final_dir = dirs
+    report, estimator_signatures = export.report, export.estimator_signatures
     model, compiled, metadata, history = fitted.model, fitted.compiled, fitted.metadata, fitted.history
     the_task, splits = fitted.task, fitted.splits
     with stage(stages, "export"):
@@ -258,7 +237,7 @@ def _export_and_measure(fitted, data_dir: str, output_dir: str, final_dir: str, 
         saved_model_dir = export_saved_model(model, compiled.parse_spec, compiled.preprocessor,
                                              os.path.join(output_dir, "saved_model"), metadata, serve_fn=serve_fn,
                                              estimator_signatures=estimator_signatures)
-    metric_splits = metric_splits or tuple(["train", "eval"] + [s for s in splits if s not in ("train", "eval")])
+    metric_splits = export.metric_splits or tuple(["train", "eval"] + [s for s in splits if s not in ("train", "eval")])
     metrics, predictions = {}, {}
     for split in metric_splits:
         rows = records.split_rows(data_dir, "train") if split == "train" else 0

@@ -10,24 +10,22 @@ from __future__ import annotations
 def register(subparsers) -> None:
     """Adds the ``train`` subcommand. Its config flags are a view of ``TrainConfig`` (``proto/pipeline.proto``,
     :mod:`tfpipe.ensembles.train_config`): each sets one field, and a flag not given leaves it unset, so the
-    defaults shown are those of :func:`~tfpipe.train.train_ensemble`, the one place they are kept."""
-    import inspect
-
+    defaults shown are those of :class:`~tfpipe.ensembles.train_options.TrainOptions`, the one place they are
+    kept."""
     from tfpipe.ensembles import registry
-    from tfpipe.train import train_ensemble
+    from tfpipe.ensembles.train_config import FLAGS, default_of, dest
+    from tfpipe.serving.export_config import ExportOptions
 
-    default = {name: p.default for name, p in inspect.signature(train_ensemble).parameters.items()}
+    path_of = {flag: path for path, flag in FLAGS.items()}
+    export_defaults = ExportOptions()
 
     def flag(name, *args, help="", **kwargs):     # noqa: A002  (argparse's name)
-        value = default[{"gbdt_param": "gbdt_params", "lgbm_param": "lgbm_params"}.get(dest(name), dest(name))]
-        value = ",".join(map(str, value)) if isinstance(value, tuple) else value
+        value = (default_of(path_of[name]) if name in path_of else
+                 getattr(export_defaults, dest(name)))
+        value = ",".join(str(v) for v in value) if isinstance(value, tuple) else value
         shown = kwargs.get("action") != "store_false" and value not in ("", None)   # --no-X: the default is X
         text = f"{help} (default: {value})" if help and shown else (help or f"default: {value}")
         p.add_argument(name, *args, dest=dest(name), default=None, help=text, **kwargs)
-
-    def dest(name):
-        return {"--no-corrective": "corrective", "--no-bootstrap": "bootstrap", "--no-report": "report",
-                "--no-estimator-signatures": "estimator_signatures"}.get(name, name[2:].replace("-", "_"))
 
     p = subparsers.add_parser("train", help="train a bagging/boosting/stacking ensemble and export one SavedModel",
                               description=__doc__.splitlines()[0])
@@ -141,6 +139,8 @@ def time_limit_arg(text: str) -> float | None:
 
 
 def run_train(args) -> int:
+    import dataclasses
+
     from tfpipe.ensembles import train_config
     from tfpipe.features.remote_shards import configure_cache_dir
     from tfpipe.serving import export_config
@@ -148,12 +148,12 @@ def run_train(args) -> int:
 
     configure_cache_dir(args)
 
-    options = train_config.train_kwargs(train_config.proto_from_args(args))
-    if options.get("time_limit"):   # the user times the command: what start-up spent counts too
-        options["time_limit"] = max(1.0, options["time_limit"] - process_seconds())
-    result = train_ensemble(args.data, args.output, label=args.label, features_config=args.features,
-                            overwrite=args.overwrite, **options,
-                            **export_config.export_kwargs(export_config.proto_from_args(args)))
+    options = train_config.options_from_proto(train_config.proto_from_args(args))
+    if isinstance(options.time_limit, float):   # the user times the command: what start-up spent counts too
+        options = dataclasses.replace(options, time_limit=max(1.0, options.time_limit - process_seconds()))
+    result = train_ensemble(args.data, args.output, options, label=args.label, features_config=args.features,
+                            overwrite=args.overwrite,
+                            export=export_config.options_from_proto(export_config.proto_from_args(args)))
     if result.saved_model_dir is None:
         print(f"this worker's part of {result.metadata.get('workers')}-way data-parallel training is done; "
               f"the chief wrote {args.output}")

@@ -178,24 +178,29 @@ def main(argv=None) -> int:
     os.makedirs(work, exist_ok=True)
     data = args.data or preprocess(os.path.join(work, "adult"))
     config = feature_config(os.path.join(work, "features.pbtxt")) if args.features == "tuned" else None
-    common = dict(batch_size=512, learning_rate=1e-3)
-    settings = {
-        "gbdt": dict(ensemble="bagging", members=1, member_kind="gbdt", bootstrap=False),
-        "lgbm": dict(ensemble="bagging", members=1, member_kind="lgbm", bootstrap=False),
-        "bagging": dict(ensemble="bagging", members=8, hidden=(64, 32), **common),
-        "boosting": dict(ensemble="boosting", members=6, hidden=(32,), **common),
-        "stacking": dict(ensemble="stacking", members=3, hidden=(64, 32), folds=4, member_kind="linear,dnn,wide_deep",
-                         **common),
-        "stack_gbdt_nn": dict(ensemble="stacking", members=4, hidden=(64, 32), folds=5, **common),
+    from tfpipe.ensembles.train_options import (BaggingOptions, BoostingOptions, KerasOptions, RuntimeOptions,
+                                                StackingOptions, TrainOptions)
+
+    def keras(hidden, batch_size=512):
+        return KerasOptions(epochs=args.epochs, batch_size=batch_size, hidden=hidden, learning_rate=1e-3, patience=2)
+
+    settings = {   # ensemble options, Keras options
+        "gbdt": (BaggingOptions(members=1, member_kinds="gbdt", bootstrap=False), keras((64, 32), 256)),
+        "lgbm": (BaggingOptions(members=1, member_kinds="lgbm", bootstrap=False), keras((64, 32), 256)),
+        "bagging": (BaggingOptions(members=8), keras((64, 32))),
+        "boosting": (BoostingOptions(members=6), keras((32,))),
+        "stacking": (StackingOptions(members=3, folds=4, member_kinds="linear,dnn,wide_deep"), keras((64, 32))),
+        "stack_gbdt_nn": (StackingOptions(members=4, folds=5), keras((64, 32))),
     }
     results = native_baselines()
     for name, r in results.items():
         print(json.dumps({name: r}), flush=True)
     for kind in args.ensembles.split(","):
         start = time.time()
-        res = train_ensemble(data, os.path.join(work, kind), label="income", epochs=args.epochs, precision="auto",
-                             strategy="default", seed=0, features_config=config, verbose=2, patience=2, report=True,
-                             **settings[kind])
+        ensemble, keras_options = settings[kind]
+        options = TrainOptions(ensemble=ensemble, keras=keras_options,
+                               runtime=RuntimeOptions(precision="auto", strategy="default", seed=0, verbose=2))
+        res = train_ensemble(data, os.path.join(work, kind), options, label="income", features_config=config)
         test = res.metrics["test"]
         best = "F_1" if kind == "boosting" else test["best_member"]
         r = {"test_auc": test["ensemble"]["auc"], "test_logloss": test["ensemble"]["logloss"],

@@ -206,6 +206,7 @@ class Bench:
         from tfpipe.ensembles.base import FitOptions, fit_input
         from tfpipe.ensembles.precision import policy_scope, wrap_optimizer
         from tfpipe.ensembles.train import build_ensemble
+        from tfpipe.ensembles.train_options import BaggingOptions, KerasOptions, RuntimeOptions, TrainOptions
 
         tf, keras, args = self.tf, self.keras, self.args
         hidden = tuple(hidden or args.hidden)
@@ -236,8 +237,9 @@ class Bench:
 
             with policy_scope(policy):
                 with dist.scope():
-                    model = build_ensemble("bagging", self.task, args.members, self.compiled.new_embedding_block,
-                                           seed=args.seed, hidden=hidden,
+                    bagging = TrainOptions(ensemble=BaggingOptions(members=args.members),
+                                           keras=KerasOptions(hidden=hidden), runtime=RuntimeOptions(seed=args.seed))
+                    model = build_ensemble(bagging, self.task, self.compiled.new_embedding_block,
                                            embedding_specs={**self.compiled.embedding_specs,
                                                             **self.compiled.periodic_specs})
                 model.build_on(self.x0, options)

@@ -53,6 +53,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from tfpipe import features as tff
+    from tfpipe.ensembles.train_options import BaggingOptions, KerasOptions, RuntimeOptions, TrainOptions
+    from tfpipe.serving.export_config import ExportOptions
     from tfpipe.train import train_ensemble
     from tfpipe.features import init_config
 
@@ -64,12 +66,13 @@ def main(argv=None) -> int:
         init_config.MAX_INT_CATEGORIES = limit
         config = os.path.join(work, f"features_{limit}.pbtxt")
         tff.save_config(tff.default_config(data, data, label="income"), config)
-        for kind, settings in (("bagging 8", dict(ensemble="bagging", members=8)),
-                               ("gbdt", dict(ensemble="bagging", members=1, member_kind="gbdt", bootstrap=False))):
+        for kind, ensemble in (("bagging 8", BaggingOptions(members=8)),
+                               ("gbdt", BaggingOptions(members=1, member_kinds="gbdt", bootstrap=False))):
             start = time.time()
-            res = train_ensemble(data, os.path.join(work, f"{limit}_{kind.split()[0]}"), label="income", epochs=10,
-                                 batch_size=512, strategy="default", seed=0, features_config=config, verbose=0,
-                                 report=False, **settings)
+            options = TrainOptions(ensemble=ensemble, keras=KerasOptions(epochs=10, batch_size=512),
+                                   runtime=RuntimeOptions(strategy="default", seed=0, verbose=0))
+            res = train_ensemble(data, os.path.join(work, f"{limit}_{kind.split()[0]}"), options, label="income",
+                                 features_config=config, export=ExportOptions(report=False))
             test = res.metrics["test"]["ensemble"]
             rows.append((rule, kind, test["auc"], test["logloss"], time.time() - start))
     print("| features init rule | model | test AUC | test log loss | s |\n|---|---|---|---|---|")

@@ -24,10 +24,10 @@ import time
 
 TASKS = {"binary": ("income", ("auc", "logloss")), "multiclass": ("relationship", ("accuracy", "logloss")),
          "regression": ("hours-per-week", ("rmse", "mae"))}
-SETTINGS = {
-    "bagging": dict(ensemble="bagging", members=8, hidden=(64, 32)),
-    "boosting": dict(ensemble="boosting", members=6, hidden=(32,)),
-    "stacking": dict(ensemble="stacking", members=3, hidden=(64, 32), folds=4, member_kind="linear,dnn,wide_deep"),
+SETTINGS = {   # the ensemble's options (tfpipe.ensembles.ensemble_options), the Keras members' hidden widths
+    "bagging": ("BaggingOptions", dict(members=8), (64, 32)),
+    "boosting": ("BoostingOptions", dict(members=6), (32,)),
+    "stacking": ("StackingOptions", dict(members=3, folds=4, member_kinds="linear,dnn,wide_deep"), (64, 32)),
 }
 
 
@@ -53,6 +53,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     from tfpipe import features as tff
+    from tfpipe.ensembles import ensemble_options
+    from tfpipe.ensembles.train_options import KerasOptions, RuntimeOptions, TrainOptions
+    from tfpipe.serving.export_config import ExportOptions
     from tfpipe.train import train_ensemble
 
     work = args.work or tempfile.mkdtemp(prefix="numeric_embeddings_")
@@ -65,10 +68,14 @@ def main(argv=None) -> int:
             tff.save_config(tff.default_config(data, data, label=label, numeric_embedding=embedding), config)
             for kind in args.ensembles.split(","):
                 start = time.time()
-                res = train_ensemble(data, os.path.join(work, f"{task}_{embedding}_{kind}"), label=label,
-                                     epochs=args.epochs, precision="auto", strategy="default", seed=0,
-                                     features_config=config, verbose=0, patience=2, report=False, batch_size=512,
-                                     learning_rate=1e-3, **SETTINGS[kind])
+                cls, own, hidden = SETTINGS[kind]
+                options = TrainOptions(
+                    ensemble=getattr(ensemble_options, cls)(**own),
+                    keras=KerasOptions(epochs=args.epochs, batch_size=512, hidden=hidden, learning_rate=1e-3,
+                                       patience=2),
+                    runtime=RuntimeOptions(precision="auto", strategy="default", seed=0, verbose=0))
+                res = train_ensemble(data, os.path.join(work, f"{task}_{embedding}_{kind}"), options, label=label,
+                                     features_config=config, export=ExportOptions(report=False))
                 test = res.metrics["test"]
                 best = "F_1" if kind == "boosting" else test["best_member"]
                 row = {"task": task, "ensemble": kind, "embedding": embedding, "seconds": time.time() - start,

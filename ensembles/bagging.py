@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from tfpipe.ensembles.base import EnsembleModel, FitOptions, fit_keras, label_column
 from tfpipe.ensembles.bootstrap import poisson_weights
-from tfpipe.ensembles.members import MixedMembers, cycle_kinds, parse_member_kinds
+from tfpipe.ensembles.member_kinds import cycle_kinds, parse_member_kinds
+from tfpipe.ensembles.members import MixedMembers
 from tfpipe.ensembles.task import Task
 from tfpipe.features.graph import plain
 
@@ -33,10 +34,11 @@ class BaggingEnsemble(EnsembleModel):
     ensemble_kind = "bagging"
 
     @classmethod
-    def from_options(cls, task: Task, members: int, kinds, *, feature_fraction: float = 1.0, bootstrap: bool = True,
-                     **common) -> "BaggingEnsemble":
-        """``members`` bootstrap members cycling through ``kinds`` (see :mod:`tfpipe.ensembles.registry`)."""
-        return cls(task, members, kinds, feature_fraction=feature_fraction, bootstrap=bootstrap, **common)
+    def from_options(cls, task: Task, members: int, kinds, options, **common) -> "BaggingEnsemble":
+        """``members`` bootstrap members cycling through ``kinds``; ``options`` a
+        :class:`~tfpipe.ensembles.ensemble_options.BaggingOptions` (see :mod:`tfpipe.ensembles.registry`)."""
+        return cls(task, members, kinds, feature_fraction=options.feature_fraction, bootstrap=options.bootstrap,
+                   **common)
 
     def __init__(self, task: Task, n_members: int = 8, member_kind="wide_deep", hidden=(64, 32),
                  embedding_factory=None, feature_fraction: float = 1.0, seed: int = 0, bootstrap: bool = True,

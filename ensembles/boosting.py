@@ -37,7 +37,8 @@ import math
 import numpy as np
 
 from tfpipe.ensembles.base import EnsembleModel, FitOptions, fit_keras
-from tfpipe.ensembles.members import cycle_kinds, is_tree_kind, make_member, parse_member_kinds
+from tfpipe.ensembles.member_kinds import cycle_kinds, is_tree_kind, parse_member_kinds
+from tfpipe.ensembles.members import make_member
 from tfpipe.ensembles.task import Task
 from tfpipe.features.graph import graph_function
 
@@ -92,12 +93,11 @@ class BoostingEnsemble(EnsembleModel):
     ensemble_kind = "boosting"
 
     @classmethod
-    def from_options(cls, task: Task, members: int, kinds, *, hidden=(32,), boosting: str = "gradient",
-                     shrinkage: float = 0.5, corrective: bool = True, **common) -> "BoostingEnsemble":
+    def from_options(cls, task: Task, members: int, kinds, options, *, hidden=(32,), **common) -> "BoostingEnsemble":
         """``members`` stages cycling through ``kinds``; a stage's network has one hidden layer (the last of
-        ``hidden``); ``boosting`` is the algorithm (see :mod:`tfpipe.ensembles.registry`)."""
-        return cls(task, members, kinds, hidden=tuple(hidden)[-1:] or (32,), algorithm=boosting,
-                   shrinkage=shrinkage, corrective=corrective, **common)
+        ``hidden``); ``options`` a :class:`~tfpipe.ensembles.ensemble_options.BoostingOptions`."""
+        return cls(task, members, kinds, hidden=tuple(hidden)[-1:] or (32,), algorithm=options.algorithm,
+                   shrinkage=options.shrinkage, corrective=options.corrective, **common)
 
     def __init__(self, task: Task, n_stages: int = 8, member_kind: str = "dnn", hidden=(32,),
                  embedding_factory=None, shrinkage: float = 0.5, algorithm: str = "gradient",

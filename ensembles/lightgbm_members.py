@@ -50,7 +50,7 @@ DEFAULT_PARAMS = {
 
 def lightgbm_params(config: TreeConfig, task: Task, seed: int) -> dict:
     """LightGBM parameters of lgbm members: :data:`DEFAULT_PARAMS`, then ``config.lgbm_params`` (validated by
-    :class:`TreeConfig` against ``tree_members.LIGHTGBM_RESERVED_PARAMS``), then what the task fixes."""
+    :class:`TreeConfig` against ``tree_params.LIGHTGBM_RESERVED_PARAMS``), then what the task fixes."""
     params = {**DEFAULT_PARAMS, **dict(config.lgbm_params)}
     if task.kind == "binary":
         params.update(objective="binary", metric="binary_logloss")

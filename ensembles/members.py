@@ -32,17 +32,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from tfpipe.ensembles.tree_members import LIBRARY_OF_KIND, TreeMembers
-
-KERAS_KINDS = ("linear", "dnn", "wide_deep")
-# Trees compiled to TF ops (ensembles/tree_members.py): gbdt = XGBoost, lgbm = LightGBM.
-TREE_KINDS = tuple(LIBRARY_OF_KIND)
-MEMBER_KINDS = KERAS_KINDS + TREE_KINDS
-
-
-def is_tree_kind(kind: str) -> bool:
-    """True for member kinds trained by a GBDT library (they skip the Keras pass and need the tree data)."""
-    return kind in TREE_KINDS
+from tfpipe.ensembles.member_kinds import KERAS_KINDS, LIBRARY_OF_KIND, is_tree_kind
+from tfpipe.ensembles.tree_members import TreeMembers
 
 
 def make_member(kind: str, n_models: int, units: int, *, name: str, seed: int = 0, gbdt_config=None,
@@ -58,28 +49,6 @@ def make_member(kind: str, n_models: int, units: int, *, name: str, seed: int = 
         return TreeMembers(n_models, units, gbdt_config, seed=seed, include_base=include_base,
                            library=LIBRARY_OF_KIND[kind], name=name)
     return MemberStack(kind, n_models, units, seed=seed, name=name, **keras_options)
-
-
-def parse_member_kinds(value) -> tuple | None:
-    """``"gbdt,dnn"`` / ``("gbdt", "dnn")`` → ``("gbdt", "dnn")`` (validated); None stays None.
-
-    Example::
-
-        >>> parse_member_kinds("gbdt, wide_deep")
-        ('gbdt', 'wide_deep')
-    """
-    if value is None:
-        return None
-    kinds = tuple(k.strip() for k in (value.split(",") if isinstance(value, str) else value) if k.strip())
-    bad = [k for k in kinds if k not in MEMBER_KINDS]
-    if not kinds or bad:
-        raise ValueError(f"member kinds must be a comma list of {MEMBER_KINDS}, got {value!r}")
-    return kinds
-
-
-def cycle_kinds(kinds, n: int) -> tuple:
-    """The kinds of ``n`` members cycling through ``kinds``: ``cycle_kinds(("gbdt", "dnn"), 3)`` → gbdt, dnn, gbdt."""
-    return tuple(kinds[i % len(kinds)] for i in range(n))
 
 
 class VectorizedDense(keras.layers.Layer):

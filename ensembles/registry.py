@@ -1,10 +1,10 @@
 """The ensemble kinds ``tfpipe train`` knows: the one place that lists them.
 
 Each entry names the class (imported only when a model is built, so the CLI and ``--help`` stay free of
-TensorFlow), the member kinds used when ``--member-kind`` is not given, and the ``train_ensemble`` options only
-that ensemble reads (others refuse them: :func:`tfpipe.ensembles.train.check_applicable`). The class maps the
-options to its constructor in its own ``from_options`` classmethod, so adding an ensemble is one class plus one
-line here — no if/elif elsewhere.
+TensorFlow), the member kinds used when ``--member-kind`` is not given, and the frozen dataclass of the options
+only that ensemble reads (:mod:`tfpipe.ensembles.ensemble_options`: an option of another kind has no field to go
+in). The class maps its options to its constructor in its own ``from_options`` classmethod, so adding an
+ensemble is one class, one options dataclass and one line here — no if/elif elsewhere.
 
 Example::
 
@@ -14,23 +14,27 @@ Example::
     (3, 8)
     >>> get("stacking").default_member_kinds
     ('gbdt', 'lgbm', 'wide_deep', 'dnn')
-    >>> get("bagging").options
-    ('feature_fraction', 'bootstrap')
+    >>> get("bagging").options.__name__, of_options(StackingOptions(folds=3)).name
+    ('BaggingOptions', 'stacking')
 """
 from __future__ import annotations
 
 import dataclasses
 import importlib
 
+from tfpipe.ensembles.ensemble_options import (BaggingOptions, BoostingOptions, EnsembleOptions, SelectionOptions,
+                                               StackingOptions)
+
 
 @dataclasses.dataclass(frozen=True)
 class EnsembleKind:
-    """``target``: ``"module:Class"`` of a class with ``from_options(task, members, kinds, **options)``."""
+    """``target``: ``"module:Class"`` of a class with ``from_options(task, members, kinds, options, **common)``;
+    ``options``: the :class:`~tfpipe.ensembles.ensemble_options.EnsembleOptions` subclass of this kind."""
 
     name: str
     target: str
     default_member_kinds: tuple[str, ...]
-    options: tuple[str, ...] = ()
+    options: type = SelectionOptions
     summary: str = ""
     default_members: int = 8          # members when --members is not given; 0: one per member kind
 
@@ -45,6 +49,8 @@ class EnsembleKind:
             raise ValueError(f"target must be 'module:Class', got {self.target!r}")
         if not self.default_member_kinds:
             raise ValueError(f"{self.name}: default_member_kinds must not be empty")
+        if not issubclass(self.options, EnsembleOptions):
+            raise ValueError(f"{self.name}: options must be an EnsembleOptions subclass, got {self.options!r}")
 
     def load(self):
         """The ensemble class (imports its module, and with it Keras)."""
@@ -56,13 +62,13 @@ class EnsembleKind:
 # measurements behind it); bagging and boosting stay neural. Selection is tfpipe train's default ensemble.
 _KINDS = (
     EnsembleKind("bagging", "tfpipe.ensembles.bagging:BaggingEnsemble", ("wide_deep",),
-                 ("feature_fraction", "bootstrap"), "K bootstrap members trained in one pass, averaged"),
+                 BaggingOptions, "K bootstrap members trained in one pass, averaged"),
     EnsembleKind("boosting", "tfpipe.ensembles.boosting:BoostingEnsemble", ("dnn",),
-                 ("boosting", "shrinkage", "corrective"), "stages fitted one after another on the residuals"),
+                 BoostingOptions, "stages fitted one after another on the residuals"),
     EnsembleKind("stacking", "tfpipe.ensembles.stacking:StackingEnsemble", ("gbdt", "lgbm", "wide_deep", "dnn"),
-                 ("folds",), "base members by K-fold, a meta-learner on their out-of-fold predictions"),
-    EnsembleKind("selection", "tfpipe.ensembles.selection:SelectionEnsemble", ("gbdt", "lgbm", "wide_deep"), (),
-                 "members trained once each, weighted by greedy selection on the eval rows; the useless dropped",
+                 StackingOptions, "base members by K-fold, a meta-learner on their out-of-fold predictions"),
+    EnsembleKind("selection", "tfpipe.ensembles.selection:SelectionEnsemble", ("gbdt", "lgbm", "wide_deep"),
+                 SelectionOptions, "members trained once each, weighted by greedy selection on the eval rows; the useless dropped",
                  default_members=0),
 )
 DEFAULT = "selection"   # tfpipe train without --ensemble
@@ -80,3 +86,12 @@ def get(name: str) -> EnsembleKind:
         return _REGISTRY[name]
     except KeyError:
         raise ValueError(f"ensemble must be one of {names()}, got {name!r}") from None
+
+
+def of_options(options) -> EnsembleKind:
+    """The :class:`EnsembleKind` whose options class ``options`` is an instance of (exactly: a subclass of a
+    kind's options is not that kind)."""
+    for kind in _KINDS:
+        if type(options) is kind.options:
+            return kind
+    raise ValueError(f"ensemble options must be one of {[k.options.__name__ for k in _KINDS]}, got {options!r}")

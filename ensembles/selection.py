@@ -36,7 +36,8 @@ import keras
 import numpy as np
 
 from tfpipe.ensembles.base import EnsembleModel, FitOptions, fit_keras, label_column
-from tfpipe.ensembles.members import is_tree_kind, make_member
+from tfpipe.ensembles.member_kinds import is_tree_kind
+from tfpipe.ensembles.members import make_member
 from tfpipe.ensembles.task import Task
 from tfpipe.features.graph import graph_function, plain
 
@@ -47,9 +48,10 @@ class SelectionEnsemble(EnsembleModel):
     ensemble_kind = "selection"
 
     @classmethod
-    def from_options(cls, task: Task, members: int, kinds, **common) -> "SelectionEnsemble":
-        """``members`` members cycling through ``kinds`` (see :mod:`tfpipe.ensembles.registry`)."""
-        from tfpipe.ensembles.members import cycle_kinds
+    def from_options(cls, task: Task, members: int, kinds, options=None, **common) -> "SelectionEnsemble":
+        """``members`` members cycling through ``kinds`` (``options``: a
+        :class:`~tfpipe.ensembles.ensemble_options.SelectionOptions`, which has nothing of its own)."""
+        from tfpipe.ensembles.member_kinds import cycle_kinds
 
         return cls(task, cycle_kinds(kinds, max(members, 1)), **common)
 

@@ -25,7 +25,8 @@ import keras
 
 from tfpipe.ensembles.base import EnsembleModel, FitOptions, fit_keras, label_column
 from tfpipe.ensembles.bootstrap import fold_ids
-from tfpipe.ensembles.members import is_tree_kind, make_member
+from tfpipe.ensembles.member_kinds import is_tree_kind
+from tfpipe.ensembles.members import make_member
 from tfpipe.ensembles.task import Task
 from tfpipe.features.graph import graph_function, plain
 
@@ -36,11 +37,12 @@ class StackingEnsemble(EnsembleModel):
     ensemble_kind = "stacking"
 
     @classmethod
-    def from_options(cls, task: Task, members: int, kinds, *, folds: int = 5, **common) -> "StackingEnsemble":
-        """``members`` base members cycling through ``kinds``, ``folds``-fold (see :mod:`tfpipe.ensembles.registry`)."""
-        from tfpipe.ensembles.members import cycle_kinds
+    def from_options(cls, task: Task, members: int, kinds, options, **common) -> "StackingEnsemble":
+        """``members`` base members cycling through ``kinds``, ``options.folds``-fold (``options`` a
+        :class:`~tfpipe.ensembles.ensemble_options.StackingOptions`)."""
+        from tfpipe.ensembles.member_kinds import cycle_kinds
 
-        return cls(task, cycle_kinds(kinds, max(members, 1)), n_folds=folds, **common)
+        return cls(task, cycle_kinds(kinds, max(members, 1)), n_folds=options.folds, **common)
 
     def __init__(self, task: Task, member_kinds=("linear", "dnn", "wide_deep"), n_folds: int = 5,
                  hidden=(64, 32), embedding_factory=None, seed: int = 0, embedding_specs: dict | None = None,

@@ -22,6 +22,7 @@ import math
 import os
 
 from tfpipe.ensembles import registry
+from tfpipe.ensembles.member_kinds import is_tree_kind
 from tfpipe.features.config import FEATURES_FILE
 from tfpipe.pipelines import storage
 
@@ -56,67 +57,26 @@ def _load_definitions(data_dir: str, features_config: str | None, label: str):
     return fitted, schema, stats, source
 
 
-def build_ensemble(kind: str, task, members: int | None, embedding_factory, seed: int = 0, member_kind=None,
-                   hidden=(64, 32), feature_fraction: float = 1.0, folds: int = 5, boosting: str = "gradient",
-                   shrinkage: float = 0.5, corrective: bool = True, embedding_specs: dict | None = None,
-                   gbdt_config=None, bootstrap: bool = True):
-    """Constructs an (unbuilt) ensemble model. ``members``: bagging K / boosting stages / stacking base members /
-    selection members (None: the registry's ``members_for``);
-    ``member_kind``: a kind or comma list of kinds the members cycle through (default: the ensemble's
-    ``default_member_kinds`` in :mod:`~tfpipe.ensembles.registry`). The ensemble's own options (its ``options`` in
-    the registry) are passed to its ``from_options``; the others are not.
+def build_ensemble(options, task, embedding_factory=None, embedding_specs: dict | None = None, gbdt_config=None):
+    """Constructs the (unbuilt) ensemble that ``options`` (a :class:`~tfpipe.ensembles.train_options.TrainOptions`)
+    describes: its kind is the type of ``options.ensemble``, which is handed to the class's ``from_options``;
+    ``members`` None gives the registry's ``members_for`` of the member kinds. ``gbdt_config``: the tree members'
+    :class:`~tfpipe.ensembles.tree_members.TreeConfig` (default ``options.trees.config()``).
 
     Example::
 
         >>> from tfpipe.ensembles.task import Task
-        >>> build_ensemble("stacking", Task("binary"), 4, None).member_names()
+        >>> from tfpipe.ensembles.train_options import StackingOptions, TrainOptions
+        >>> build_ensemble(TrainOptions(ensemble=StackingOptions(members=4)), Task("binary")).member_names()
         ['gbdt_0', 'lgbm_1', 'wide_deep_2', 'dnn_3']
     """
-    from tfpipe.ensembles.members import parse_member_kinds
-
-    entry = registry.get(kind)
-    kinds = parse_member_kinds(member_kind) or entry.default_member_kinds
-    members = members or entry.members_for(kinds)
-    own = {"feature_fraction": feature_fraction, "bootstrap": bootstrap, "folds": folds, "boosting": boosting,
-           "shrinkage": shrinkage, "corrective": corrective}
-    return entry.load().from_options(task, members, kinds, hidden=tuple(hidden), embedding_factory=embedding_factory,
-                                     seed=seed, embedding_specs=embedding_specs, gbdt_config=gbdt_config,
-                                     **{name: value for name, value in own.items() if name in entry.options})
-
-
-# The CLI flag of each option that only some ensembles read (which ones: their ``options`` in the registry).
-ENSEMBLE_FLAGS = {"feature_fraction": "--feature-fraction", "bootstrap": "--no-bootstrap", "folds": "--folds",
-                  "boosting": "--boosting", "shrinkage": "--shrinkage", "corrective": "--no-corrective"}
-# Options that mean something only for some member kinds: (option name, CLI flag, applies-when, which)
-_MEMBER_ONLY = (
-    ("gbdt_params", "--gbdt-param", lambda e, k: "gbdt" in k, "gbdt members"),
-    ("gbdt_device", "--gbdt-device", lambda e, k: "gbdt" in k, "gbdt members"),
-    ("lgbm_params", "--lgbm-param", lambda e, k: "lgbm" in k, "lgbm members"),
-    ("gbdt_rounds", "--gbdt-rounds", lambda e, k: bool({"gbdt", "lgbm"} & set(k)), "gbdt or lgbm members"),
-    ("gbdt_early_stopping", "--gbdt-early-stopping", lambda e, k: bool({"gbdt", "lgbm"} & set(k)),
-     "gbdt or lgbm members"),
-)
-
-
-def check_applicable(ensemble: str, member_kind, given: dict, defaults: dict) -> None:
-    """Refuses options set to a non-default value that the chosen ensemble / member kinds would ignore.
-
-    >>> check_applicable("bagging", None, {"folds": 3}, {"folds": 5})  # doctest: +IGNORE_EXCEPTION_DETAIL
-    Traceback (most recent call last):
-    ValueError: --folds applies to stacking only; this is a bagging of wide_deep members: drop it
-    """
-    from tfpipe.ensembles.members import parse_member_kinds
-
-    kinds = tuple(parse_member_kinds(member_kind) or registry.get(ensemble).default_member_kinds)
-    only_for = [(name, flag, lambda e, k, name=name: name in registry.get(e).options,
-                 " or ".join(e for e in registry.names() if name in registry.get(e).options))
-                for name, flag in ENSEMBLE_FLAGS.items()]
-    ignored = [(flag, which) for name, flag, applies, which in (*only_for, *_MEMBER_ONLY)
-               if name in given and given[name] != defaults.get(name) and not applies(ensemble, kinds)]
-    if ignored:
-        listed = "; ".join(f"{flag} applies to {which} only" for flag, which in ignored)
-        raise ValueError(f"{listed}; this is a {ensemble} of {','.join(kinds)} members: drop "
-                         f"{'it' if len(ignored) == 1 else 'them'}")
+    entry = registry.of_options(options.ensemble)
+    kinds = options.member_kinds
+    members = options.ensemble.members or entry.members_for(kinds)
+    return entry.load().from_options(task, members, kinds, options.ensemble, hidden=options.keras.hidden,
+                                     embedding_factory=embedding_factory, seed=options.runtime.seed,
+                                     embedding_specs=embedding_specs,
+                                     gbdt_config=gbdt_config or options.trees.config())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,16 +95,14 @@ class CachePlan:
     used: int
 
 
-def plan_caches(data_dir, compiled, ensemble, member_kind, carve, train_rows: int, budget: int,
-                parts: int = 1) -> CachePlan:
+def plan_caches(data_dir, compiled, member_kinds, carve, train_rows: int, budget: int, parts: int = 1) -> CachePlan:
     """Shares ``budget`` bytes among the caches, all of them together never above it: the eval rows first (read
     every epoch, usually small), then the tree block (a tenth of a preprocessed row: it is read 3-4 times per
     booster), then the Keras members' training split (:func:`~tfpipe.features.dataset.choose_cache`)."""
     from tfpipe.ensembles import records
-    from tfpipe.ensembles.members import is_tree_kind, parse_member_kinds
     from tfpipe.features.dataset import choose_cache, preprocessed_bytes, split_record_bytes
 
-    kinds = tuple(parse_member_kinds(member_kind) or registry.get(ensemble).default_member_kinds)
+    kinds = tuple(member_kinds)
     trees, keras_members = any(map(is_tree_kind, kinds)), not all(map(is_tree_kind, kinds))
     left = max(0, int(budget))
     train_bytes = split_record_bytes(data_dir, "train") // parts
@@ -167,19 +125,8 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:,.0f} MB"
 
 
-def parse_bytes(value) -> int:
-    """``"4G"``, ``"512M"``, ``"100K"``, ``"0"`` or a number → bytes (``--cache-budget``).
-
-    >>> parse_bytes("4G"), parse_bytes("1.5M"), parse_bytes(0)
-    (4294967296, 1572864, 0)
-    """
-    return storage.parse_bytes(value, "cache budget")
-
-
 def has_gbdt(model) -> bool:
     """True when an ensemble has gbdt members (they need :class:`~tfpipe.ensembles.base.TreeData`)."""
-    from tfpipe.ensembles.members import is_tree_kind
-
     return any(map(is_tree_kind, getattr(model, "member_kinds", ())))
 
 
@@ -221,58 +168,59 @@ def _tree_data(data_dir, compiled, label_spec, carve, config, blocks: str):
     return TreeData(split("train"), split("eval"), compiled.tree_features)
 
 
-def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, members, epochs, batch_size,
-                       precision, seed, features_config, task, member_kind, hidden, feature_fraction, folds,
-                       boosting, shrinkage, corrective, learning_rate, eval_fraction, patience, verbose, jit_compile,
-                       gbdt_config, gbdt_rounds, gbdt_early_stopping, bootstrap, stages=None,
-                       deadline=None, cache_budget=None) -> FittedEnsemble:
-    """Steps 1-3 of the module docstring under ``dist`` (a ``tf.distribute`` strategy made before any TF op) for
-    worker ``role``, writing ``features.pbtxt``, ``logs/`` and ``gbdt/`` into ``output_dir``."""
+def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, options, features_config=None, stages=None,
+                       deadline=None) -> FittedEnsemble:
+    """Steps 1-3 of the module docstring for ``options`` (a :class:`~tfpipe.ensembles.train_options.TrainOptions`)
+    under ``dist`` (a ``tf.distribute`` strategy made before any TF op) for worker ``role``, writing
+    ``features.pbtxt``, ``logs/`` and ``gbdt/`` into ``output_dir``. ``deadline``: a ``time.monotonic()`` or a
+    :class:`~tfpipe.ensembles.time_budget.AutoDeadline` (measured here, on the data)."""
     import keras
 
     from tfpipe import features as tff
     from tfpipe.ensembles import records
     from tfpipe.ensembles.base import FitOptions
     from tfpipe.ensembles.distribute import resolve_jit_compile, strategy_name
+    from tfpipe.ensembles.ensemble_options import own_options
     from tfpipe.ensembles.precision import policy_scope, resolve_precision
     from tfpipe.ensembles.stages import stage
     from tfpipe.ensembles.task import task_from_label_spec
+    from tfpipe.ensembles.time_budget import AutoDeadline
+    from tfpipe.ensembles.tree_members import feature_types, resolve_device, save_boosters
     from tfpipe.features.dataset import default_cache_budget
 
+    ensemble, run, fit, seed = options.kind, options.runtime, options.keras, options.runtime.seed
     keras.utils.set_random_seed(seed)
-
-    from tfpipe.ensembles.tree_members import feature_types, resolve_device, save_boosters
-    from tfpipe.ensembles.time_budget import AutoDeadline
 
     # 1. features (float32, built before any mixed policy is set)
     with stage(stages, "features"):
         fitted, schema, stats, source = _load_definitions(data_dir, features_config, label)
         tff.save_config(fitted, os.path.join(output_dir, FEATURES_FILE))
-        label_spec = tff.fit_label(schema, stats, label, task=task)
+        label_spec = tff.fit_label(schema, stats, label, task=options.task)
         compiled = tff.compile_features(fitted, label_spec=label_spec)
         the_task = task_from_label_spec(label_spec)
 
     # 2. data
     splits = records.available_splits(data_dir)
-    carve = None if "eval" in splits else {"fraction": float(eval_fraction), "seed": int(seed)}
+    carve = None if "eval" in splits else {"fraction": float(options.data.eval_fraction), "seed": int(seed)}
     # Several workers: each trains on its own part of the train split, at batch_size / workers (the global batch
     # stays batch_size). Bagging reads only its part (by shard file, else by example key); boosting and stacking
     # compute stage weights / out-of-fold predictions over the whole split, so every worker reads all of it and
     # trains on its rows (FitOptions.data_shard). Eval: the whole split, on every worker.
     read_part = role.count > 1 and ensemble == "bagging"
     train_rows = records.split_rows(data_dir, "train") // (role.count if read_part else 1)
-    budget = plan_caches(data_dir, compiled, ensemble, member_kind, carve, train_rows,
+    cache_budget = options.data.cache_budget
+    budget = plan_caches(data_dir, compiled, options.member_kinds, carve, train_rows,
                          default_cache_budget() if cache_budget is None else cache_budget,
                          (role.count if read_part else 1))
     cache = budget.keras_train
-    gbdt_config = dataclasses.replace(gbdt_config, cache_bytes=budget.tree_bytes)
-    if verbose != 0:
+    gbdt_config = options.trees.config(cache_bytes=budget.tree_bytes)
+    if run.verbose != 0:
         print(f"[tfpipe train] caches (budget {_mb(budget.budget)}, planned {_mb(budget.used)}): Keras train "
               f"{ {'preprocessed': 'preprocessed', True: 'records'}.get(budget.keras_train, 'streamed')}, eval "
               f"{'records' if budget.keras_eval else 'streamed'}, tree block "
               f"{_mb(budget.tree_bytes) if budget.tree_bytes else 'streamed'}", flush=True)
     # A carved eval set is chosen before batching (make_dataset's keep): full batches, one shape for XLA.
-    read_batch = max(1, batch_size // role.count) if read_part else batch_size
+    read_batch = max(1, fit.batch_size // role.count) if read_part else fit.batch_size
     part = dict(shard=(role.index, role.count) if read_part else None,
                 keep=records.carve_filter("keep" if carve else None, carve))
     train_ds = tff.make_dataset(data_dir, "train", compiled, read_batch, shuffle=True, seed=seed, cache=cache,
@@ -282,28 +230,24 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
                                keep=records.carve_filter(eval_mode, carve))
 
     # 3. precision + strategy + ensemble
-    policy = resolve_precision(precision, widest_hidden=max(tuple(hidden) or (0,)))
+    policy = resolve_precision(run.precision, widest_hidden=max(fit.hidden or (0,)))
     log_dir = os.path.join(output_dir, "logs")
     batches_per_epoch = math.ceil(train_rows * (1 - carve["fraction"] if carve else 1) / read_batch) or None
-    options = FitOptions(epochs=epochs, learning_rate=learning_rate, patience=patience, verbose=verbose,
-                         log_dir=log_dir, policy=policy, strategy=dist,
-                         jit_compile=resolve_jit_compile(jit_compile, dist, steps=batches_per_epoch and
-                                                         batches_per_epoch * epochs),
-                         data_shard=(role.index, role.count) if role.count > 1 and not read_part else None,
-                         batches_per_epoch=batches_per_epoch, stages=stages,
-                         deadline=None if isinstance(deadline, AutoDeadline) else deadline)
+    fit_options = FitOptions(epochs=fit.epochs, learning_rate=fit.learning_rate, patience=fit.patience,
+                             verbose=run.verbose, log_dir=log_dir, policy=policy, strategy=dist,
+                             jit_compile=resolve_jit_compile(run.jit_compile, dist, steps=batches_per_epoch and
+                                                             batches_per_epoch * fit.epochs),
+                             data_shard=(role.index, role.count) if role.count > 1 and not read_part else None,
+                             batches_per_epoch=batches_per_epoch, stages=stages,
+                             deadline=None if isinstance(deadline, AutoDeadline) else deadline)
     with policy_scope(policy):
         with dist.scope():
-            model = build_ensemble(ensemble, the_task, members, compiled.new_embedding_block, seed=seed,
-                                   member_kind=member_kind, hidden=tuple(hidden),
-                                   feature_fraction=feature_fraction, folds=folds, boosting=boosting,
-                                   shrinkage=shrinkage, corrective=corrective,
+            model = build_ensemble(options, the_task, compiled.new_embedding_block,
                                    embedding_specs={**compiled.embedding_specs, **compiled.periodic_specs},
-                                   gbdt_config=gbdt_config,
-                                   bootstrap=bootstrap)
+                                   gbdt_config=gbdt_config)
         if has_gbdt(model):
-            options.tree_data = _tree_data(data_dir, compiled, label_spec, carve, gbdt_config,
-                                           blocks="all" if ensemble == "boosting" else "tree")
+            fit_options.tree_data = _tree_data(data_dir, compiled, label_spec, carve, gbdt_config,
+                                               blocks="all" if ensemble == "boosting" else "tree")
         if isinstance(deadline, AutoDeadline) and ensemble == "selection" and has_gbdt(model):
             # --time-limit auto: measured on these rows (see time_budget); other ensembles train without a deadline
             with stage(stages, "time limit"):
@@ -311,21 +255,21 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
                     return tff.make_dataset(data_dir, "train", compiled, gbdt_config.batch_size,
                                             deterministic=True, label=label_spec, blocks="tree")
 
-                options.deadline = deadline.resolve(
+                fit_options.deadline = deadline.resolve(
                     probe, the_task, feature_types(compiled.tree_features),
                     round(train_rows * (1 - carve["fraction"])) if carve else train_rows,
                     device=resolve_device(gbdt_config.device),
-                    log=print if verbose != 0 else (lambda message: None))
+                    log=print if run.verbose != 0 else (lambda message: None))
         with stage(stages, "first batch + build", f"cache={cache}"):
             # one batch read uncached: the first batch of train_ds would fill its whole cache before any tree trains
             first = tff.make_dataset(data_dir, "train", compiled, read_batch, label=label_spec, **part)
-            options.sample_inputs = next(iter(first.take(1)))[0]
-            model.build_on(options.sample_inputs, options)
-        members = members or len(model.member_names())     # the ensemble's default, before any is dropped
+            fit_options.sample_inputs = next(iter(first.take(1)))[0]
+            model.build_on(fit_options.sample_inputs, fit_options)
+        members = options.ensemble.members or len(model.member_names())   # the default, before any is dropped
         print(f"[tfpipe train] {ensemble} of {members} ({the_task.kind}), precision={policy}, "
               f"strategy={strategy_name(dist)} x{dist.num_replicas_in_sync}, features={source}", flush=True)
         with stage(stages, "fit"):
-            history = model.fit_ensemble(train_ds, eval_ds, options)
+            history = model.fit_ensemble(train_ds, eval_ds, fit_options)
     if role.count > 1:   # the workers' weights must be identical: a fingerprint each worker prints
         import hashlib
 
@@ -343,12 +287,11 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, ensemble, mem
         "features_source": source,
         "member_kinds": list(getattr(model, "member_kinds", ())),
         "gbdt": {"params": dict(gbdt_config.params), "lgbm_params": dict(gbdt_config.lgbm_params),
-                 "num_boost_round": gbdt_rounds,
-                 "early_stopping_rounds": gbdt_early_stopping} if has_gbdt(model) else None,
-        "options": {"epochs": epochs, "batch_size": batch_size, "member_kind": getattr(model, "member_kind", None),
-                    "feature_fraction": feature_fraction, "folds": folds, "boosting": boosting, "bootstrap": bootstrap,
-                    "jit_compile": options.jit_compile,
-                    "learning_rate": learning_rate},
+                 "num_boost_round": gbdt_config.num_boost_round,
+                 "early_stopping_rounds": gbdt_config.early_stopping_rounds} if has_gbdt(model) else None,
+        "options": {"epochs": fit.epochs, "batch_size": fit.batch_size,
+                    "member_kind": getattr(model, "member_kind", None), "jit_compile": fit_options.jit_compile,
+                    "learning_rate": fit.learning_rate, **own_options(options.ensemble)},
     }
     save_boosters(model, os.path.join(output_dir, "gbdt"))
     return FittedEnsemble(model, compiled, metadata, history, the_task, splits)

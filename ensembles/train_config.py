@@ -1,68 +1,154 @@
-"""``TrainConfig`` (``proto/pipeline.proto``): the one description of what ``tfpipe train`` can be told.
+"""``TrainConfig`` (``proto/pipeline.proto``): :class:`~tfpipe.ensembles.train_options.TrainOptions` as flags and
+pipeline files write it.
 
-The command's flags are a view of this message: :data:`FLAGS` names the flag of every field (a test checks that
-the two cover each other), :func:`proto_from_args` turns parsed flags into the message, and ``tfpipe run`` reads
-the same message from a pipeline file. Both become keyword arguments of
-:func:`~tfpipe.train.train_ensemble` through :func:`train_kwargs` only; unset fields take the defaults of
-``train_ensemble``. What to read and where to write (``--data``, ``--label``, ``--features``, ``--output``,
-``--overwrite``) belong to a run, not to the config.
+Each message mirrors the dataclass of the same name field for field, so :func:`options_from_proto` is one walk
+over the dataclass fields (unset proto fields keep the dataclass defaults: proto3 scalars 0 / "" are unset); the
+ensemble kind is the ``ensemble`` oneof. ``tfpipe train``'s flags are a view of the message: :data:`FLAGS` names
+the flag of every field path (a test checks that flags, message and dataclasses cover each other), and
+:func:`proto_from_args` refuses a flag of another ensemble kind (``--folds`` on a bagging) before any work.
+What to read and where to write (``--data``, ``--label``, ``--features``, ``--output``, ``--overwrite``) belong
+to a run, not to the config.
 
 Example::
 
     >>> from tfpipe.proto import pipeline_pb2
-    >>> train_kwargs(pipeline_pb2.TrainConfig(ensemble="boosting", members=4, hidden=[32], shrinkage=0.25))
-    {'ensemble': 'boosting', 'members': 4, 'shrinkage': 0.25, 'hidden': (32,)}
+    >>> config = pipeline_pb2.TrainConfig()
+    >>> config.boosting.members, config.boosting.shrinkage, config.keras.hidden[:] = 4, 0.25, [32]
+    >>> options = options_from_proto(config)
+    >>> options.ensemble
+    BoostingOptions(members=4, member_kinds=(), algorithm='gradient', shrinkage=0.25, corrective=True)
+    >>> options.keras.hidden, options.keras.epochs
+    ((32,), 5)
 """
 from __future__ import annotations
 
-# field of TrainConfig -> the `tfpipe train` flag that sets it
+import dataclasses
+
+from tfpipe.ensembles import registry
+from tfpipe.ensembles.train_options import TrainOptions
+
+# field path of TrainConfig -> the `tfpipe train` flag that sets it ("*": the chosen ensemble's message)
 FLAGS = {
-    "ensemble": "--ensemble", "members": "--members", "epochs": "--epochs", "batch_size": "--batch-size",
-    "precision": "--precision", "strategy": "--strategy", "seed": "--seed", "task": "--task",
-    "member_kind": "--member-kind", "hidden": "--hidden", "feature_fraction": "--feature-fraction",
-    "folds": "--folds", "boosting": "--boosting", "shrinkage": "--shrinkage", "corrective": "--no-corrective",
-    "learning_rate": "--learning-rate", "eval_fraction": "--eval-fraction", "patience": "--patience",
-    "jit_compile": "--jit-compile", "gbdt_param": "--gbdt-param",
-    "lgbm_param": "--lgbm-param", "gbdt_rounds": "--gbdt-rounds", "gbdt_early_stopping": "--gbdt-early-stopping",
-    "gbdt_device": "--gbdt-device", "bootstrap": "--no-bootstrap", "time_limit": "--time-limit",
-    "cache_budget": "--cache-budget",
+    "ensemble": "--ensemble", "*.members": "--members", "*.member_kinds": "--member-kind",
+    "bagging.feature_fraction": "--feature-fraction", "bagging.bootstrap": "--no-bootstrap",
+    "boosting.algorithm": "--boosting", "boosting.shrinkage": "--shrinkage", "boosting.corrective": "--no-corrective",
+    "stacking.folds": "--folds",
+    "keras.epochs": "--epochs", "keras.batch_size": "--batch-size", "keras.hidden": "--hidden",
+    "keras.learning_rate": "--learning-rate", "keras.patience": "--patience",
+    "trees.rounds": "--gbdt-rounds", "trees.early_stopping": "--gbdt-early-stopping",
+    "trees.xgboost.params": "--gbdt-param", "trees.xgboost.device": "--gbdt-device",
+    "trees.lightgbm.params": "--lgbm-param",
+    "runtime.precision": "--precision", "runtime.strategy": "--strategy", "runtime.jit_compile": "--jit-compile",
+    "runtime.seed": "--seed",
+    "data.eval_fraction": "--eval-fraction", "data.cache_budget": "--cache-budget",
+    "task": "--task", "time_limit": "--time-limit",
 }
-_STRINGS = ("ensemble", "precision", "strategy", "task", "member_kind", "boosting", "gbdt_device", "jit_compile",
-            "cache_budget")
-_COUNTS = ("members", "epochs", "batch_size")        # proto3 scalars: 0 = unset
-_OPTIONALS = ("seed", "feature_fraction", "folds", "shrinkage", "corrective", "learning_rate", "eval_fraction",
-              "patience", "gbdt_rounds", "gbdt_early_stopping", "bootstrap", "time_limit")
+
+
+def dest(flag: str) -> str:
+    """The argparse ``dest`` of a flag: ``--no-bootstrap`` → ``bootstrap``, ``--gbdt-param`` → ``gbdt_param``."""
+    name = flag[2:]
+    return (name[3:] if name.startswith("no-") else name).replace("-", "_")
+
+
+def default_of(path: str):
+    """The default of a field path, read off :class:`TrainOptions` (``*``: any ensemble's; ``ensemble``: the
+    registry's default kind).
+
+    >>> default_of("stacking.folds"), default_of("keras.hidden"), default_of("*.members"), default_of("ensemble")
+    (5, (64, 32), None, 'selection')
+    """
+    if path == "ensemble":
+        return registry.DEFAULT
+    head, _, rest = path.partition(".")
+    if head == "*" or head in registry.names():
+        value = registry.get(registry.DEFAULT if head == "*" else head).options()
+    else:
+        value, rest = TrainOptions(), path
+    for name in rest.split("."):
+        value = getattr(value, name)
+    return value
+
+
+def _from_message(message, cls):
+    return cls(**_given(message, cls))
+
+
+def _given(message, cls) -> dict:
+    """The fields of dataclass ``cls`` that ``message`` sets (nested messages made into their dataclasses)."""
+    given = {}
+    fields = message.DESCRIPTOR.fields_by_name
+    for field in dataclasses.fields(cls):
+        descriptor = fields.get(field.name)
+        if descriptor is None:          # Python-only (verbose, devices): not in pipeline files
+            continue
+        value = getattr(message, field.name)
+        if descriptor.is_repeated:
+            if len(value):
+                given[field.name] = tuple(value)
+        elif descriptor.message_type is not None:
+            if message.HasField(field.name):
+                given[field.name] = _from_message(value, type(field.default))
+        elif descriptor.has_presence:
+            if message.HasField(field.name):
+                given[field.name] = value
+        elif value:                     # proto3 scalar: 0 / "" = unset
+            given[field.name] = value
+    return given
+
+
+def options_from_proto(config, **python_only) -> TrainOptions:
+    """The :class:`TrainOptions` of a ``TrainConfig``; ``python_only``: groups replaced on top, e.g.
+    ``runtime=...`` to set the verbosity, which pipeline files do not carry (their fields are merged)."""
+    kind = config.WhichOneof("ensemble") or registry.DEFAULT
+    given = _given(config, TrainOptions)
+    given["ensemble"] = _from_message(getattr(config, kind), registry.get(kind).options)
+    if given.get("time_limit") == 0:      # TrainConfig's "no limit"
+        given["time_limit"] = None
+    for name, changes in python_only.items():
+        given[name] = dataclasses.replace(given.get(name, getattr(TrainOptions(), name)), **changes)
+    return TrainOptions(**given)
+
+
+def _set(message, path: str, value) -> None:
+    *parents, name = path.split(".")
+    for parent in parents:
+        message = getattr(message, parent)
+    field = message.DESCRIPTOR.fields_by_name[name]
+    if field.is_repeated:
+        getattr(message, name).extend(value)
+    else:
+        setattr(message, name, value)
+
+
+def _flag_value(path: str, value):
+    if path == "*.member_kinds":
+        return [kind.strip() for kind in value.split(",") if kind.strip()]
+    if path == "keras.hidden":
+        return [int(width) for width in value.split(",") if width.strip()]
+    if path == "time_limit" and value is None:
+        return None
+    return value
 
 
 def proto_from_args(args):
-    """The ``TrainConfig`` of parsed ``tfpipe train`` arguments (see :mod:`tfpipe.train_cli`); flags left at
-    their defaults stay unset."""
+    """The ``TrainConfig`` of parsed ``tfpipe train`` arguments (see :mod:`tfpipe.train_cli`); flags not given
+    stay unset. A flag of another ensemble kind than ``--ensemble``'s is a ValueError naming it."""
     from tfpipe.proto import pipeline_pb2
 
     config = pipeline_pb2.TrainConfig()
-    for name in _STRINGS + _COUNTS + _OPTIONALS:
-        value = getattr(args, name)
-        if value is not None:
-            setattr(config, name, value)
-    if args.hidden is not None:
-        config.hidden.extend(int(width) for width in args.hidden.split(",") if width)
-    config.gbdt_param.extend(args.gbdt_param or ())
-    config.lgbm_param.extend(args.lgbm_param or ())
+    kind = args.ensemble or registry.DEFAULT
+    getattr(config, kind).SetInParent()
+    wrong = []
+    for path, flag in FLAGS.items():
+        value = getattr(args, dest(flag))
+        if path == "ensemble" or value is None:
+            continue
+        head = path.split(".")[0]
+        if head in registry.names() and head != kind:
+            wrong.append(f"{flag} applies to {head} only")
+            continue
+        _set(config, path.replace("*", kind, 1), _flag_value(path, value))
+    if wrong:
+        raise ValueError(f"{'; '.join(wrong)}; this is a {kind}: drop {'it' if len(wrong) == 1 else 'them'}")
     return config
-
-
-def train_kwargs(config) -> dict:
-    """Keyword arguments of ``train_ensemble`` from a ``TrainConfig`` (unset fields: the function's defaults)."""
-    c = config
-    options = {name: getattr(c, name) for name in _STRINGS if getattr(c, name)}
-    options.update({name: int(getattr(c, name)) for name in _COUNTS if getattr(c, name)})
-    options.update({name: getattr(c, name) for name in _OPTIONALS if c.HasField(name)})
-    if options.get("time_limit") == 0:     # TrainConfig's "no limit" (unset: train_ensemble's default, auto)
-        options["time_limit"] = None
-    if len(c.hidden):
-        options["hidden"] = tuple(int(width) for width in c.hidden)
-    if len(c.gbdt_param):
-        options["gbdt_params"] = list(c.gbdt_param)
-    if len(c.lgbm_param):
-        options["lgbm_params"] = list(c.lgbm_param)
-    return options

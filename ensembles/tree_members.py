@@ -29,47 +29,14 @@ import dataclasses
 import keras
 
 from tfpipe.ensembles.lightgbm_trees import compile_lightgbm
+from tfpipe.ensembles.member_kinds import LIBRARY_OF_KIND
 from tfpipe.ensembles.task import Task
+from tfpipe.ensembles.tree_params import parse_params
 from tfpipe.ensembles.trees import compile_boosters, tree_margins
 
-# Set by tfpipe itself: overriding them would break what the compiled SavedModel computes (XGBoost's names).
-XGBOOST_RESERVED_PARAMS = ("objective", "num_class", "base_score", "booster", "multi_strategy")
-# The same for LightGBM (lgbm members; ensembles/lightgbm_trees.py says what they would change).
-LIGHTGBM_RESERVED_PARAMS = ("objective", "num_class", "sigmoid", "zero_as_missing", "linear_tree", "boosting",
-                        "boosting_type", "num_tree_per_iteration")
-# Tree member kind (``members.TREE_KINDS``) → the library that trains it.
-LIBRARY_OF_KIND = {"gbdt": "xgboost", "lgbm": "lightgbm"}
 # Library → (module of its trainer, its function): imported only when a member of that library trains.
 TRAINERS = {"xgboost": ("tfpipe.ensembles.xgboost_members", "train_boosters"),
             "lightgbm": ("tfpipe.ensembles.lightgbm_members", "train_lightgbm_boosters")}
-
-
-def parse_params(items) -> tuple:
-    """``["KEY=VALUE", ...]`` (``--gbdt-param`` / ``--lgbm-param``) → ``((key, value), ...)`` with ints/floats/bools parsed.
-
-    A dict or ``(key, value)`` pairs pass through."""
-    if isinstance(items, dict):
-        return tuple(items.items())
-    out = []
-    for item in items or ():
-        if isinstance(item, tuple):
-            out.append(item)
-            continue
-        key, sep, raw = str(item).partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValueError(f"--gbdt-param {item!r}: expected KEY=VALUE")
-        value: object = raw.strip()
-        for cast in (int, float):
-            try:
-                value = cast(raw)
-                break
-            except ValueError:
-                continue
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            value = value.lower() == "true"
-        out.append((key, value))
-    return tuple(out)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,17 +66,8 @@ class TreeConfig:
             raise ValueError("early_stopping_rounds must be >= 0")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
-        params = tuple((str(k), v) for k, v in (dict(self.params).items() if not isinstance(self.params, dict)
-                                                   else self.params.items()))
-        bad = [k for k, _ in params if k in XGBOOST_RESERVED_PARAMS]
-        if bad:
-            raise ValueError(f"--gbdt-param {bad}: set by tfpipe from the task (it must match the compiled model)")
-        object.__setattr__(self, "params", params)
-        lgbm = tuple((str(k), v) for k, v in dict(self.lgbm_params).items())
-        bad = [k for k, _ in lgbm if k in LIGHTGBM_RESERVED_PARAMS]
-        if bad:
-            raise ValueError(f"--lgbm-param {bad}: set by tfpipe from the task (it must match the compiled model)")
-        object.__setattr__(self, "lgbm_params", lgbm)
+        object.__setattr__(self, "params", parse_params(self.params, "--gbdt-param"))
+        object.__setattr__(self, "lgbm_params", parse_params(self.lgbm_params, "--lgbm-param"))
 
 
 def booster_info(rounds: int, seconds: float, feed_seconds: float, rows: int, device: str, pace=None) -> dict:

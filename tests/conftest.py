@@ -48,12 +48,15 @@ def adult_small_dir(tmp_path_factory, adult_raw_dir) -> str:
 def trained(adult_small_dir, tmp_path_factory):
     """A TrainResult on ``adult_small_dir`` (serving tests, docstring examples): bagging of a gbdt, an lgbm, a
     wide_deep and a dnn member, mixed_bfloat16, 1 epoch."""
+    from tfpipe.ensembles.train_options import BaggingOptions, KerasOptions, RuntimeOptions, TrainOptions, TreeOptions
+    from tfpipe.serving.export_config import ExportOptions
     from tfpipe.train import train_ensemble
 
     out = str(tmp_path_factory.mktemp("model"))
-    return train_ensemble(adult_small_dir, out, label="income", ensemble="bagging", members=4, epochs=1,
-                          batch_size=256, precision="mixed_bfloat16", strategy="default", seed=0, hidden=(16,),
-                          verbose=0, report=False, member_kind="gbdt,lgbm,wide_deep,dnn", gbdt_rounds=60)
+    options = TrainOptions(ensemble=BaggingOptions(members=4, member_kinds="gbdt,lgbm,wide_deep,dnn"),
+                           keras=KerasOptions(epochs=1, batch_size=256, hidden=(16,)), trees=TreeOptions(rounds=60),
+                           runtime=RuntimeOptions(precision="mixed_bfloat16", strategy="default", seed=0, verbose=0))
+    return train_ensemble(adult_small_dir, out, options, label="income", export=ExportOptions(report=False))
 
 
 LABELS = {"binary": "income", "multiclass": "race", "regression": "age"}

@@ -20,7 +20,7 @@ preprocess {
   num_shards: 2
   report: false
 }
-train { ensemble: "bagging" members: 2 member_kind: "wide_deep" hidden: [8] epochs: 1 seed: 3 strategy: "default" }
+train { bagging { members: 2 member_kinds: "wide_deep" } keras { hidden: [8] epochs: 1 } runtime { seed: 3 strategy: "default" } }
 export { report: false metric_splits: ["train", "test"] }
 """
 
@@ -59,4 +59,15 @@ def test_the_shipped_example_names_the_bundled_files():
 
     config = load_pipeline_config(example_config_path())
     paths = [spec.split("=", 1)[1] for spec in config.preprocess.input]
-    assert all(os.path.isfile(path) for path in paths) and config.train.ensemble == "selection"
+    assert all(os.path.isfile(path) for path in paths) and config.train.WhichOneof("ensemble") == "selection"
+
+
+def test_a_pipeline_file_with_the_flat_train_config_of_before_gets_one_line_showing_the_nested_form(tmp_path,
+                                                                                                       capsys):
+    old = tmp_path / "old.pbtxt"
+    old.write_text('name: "x"\npreprocess { input: "train=tfpipe-data:adult/adult.data" label: "income" }\n'
+                   'train { ensemble: "bagging" epochs: 1 }\n')
+    assert main(["run", str(old), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and 'has no field named "ensemble"' in err and "train { bagging {" in err, err
+    assert not (tmp_path / "out").exists()

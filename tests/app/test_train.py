@@ -6,15 +6,20 @@ import os
 import pytest
 
 from tfpipe import train_cli as cli
+from tfpipe.ensembles import registry
+from tfpipe.ensembles.train_options import (KerasOptions, RuntimeOptions, StackingOptions, TrainOptions, TreeOptions,
+                                            XGBoostOptions)
 from tfpipe.train import train_ensemble
 
 
 @pytest.mark.parametrize("kind,members", [("bagging", 3), ("boosting", 2), ("stacking", 3)])
 def test_train_ensemble_writes_model_metrics_report(kind, members, adult_small_dir, tmp_path):
     out = str(tmp_path / kind)
-    result = train_ensemble(adult_small_dir, out, label="income", ensemble=kind, members=members, epochs=2,
-                            batch_size=256, precision="auto", strategy="auto", seed=0, hidden=(16,),
-                            learning_rate=3e-3, verbose=0, **({"folds": 3} if kind == "stacking" else {}))
+    ensemble = registry.get(kind).options(members=members, **({"folds": 3} if kind == "stacking" else {}))
+    options = TrainOptions(ensemble=ensemble, keras=KerasOptions(epochs=2, batch_size=256, hidden=(16,),
+                                                                 learning_rate=3e-3),
+                           runtime=RuntimeOptions(precision="auto", strategy="auto", seed=0, verbose=0))
+    result = train_ensemble(adult_small_dir, out, options, label="income")
     assert os.path.exists(os.path.join(out, "saved_model", "saved_model.pb"))
     with open(result.metrics_path) as f:
         saved = json.load(f)
@@ -135,12 +140,21 @@ def test_inputs_that_do_not_fit_stop_with_one_clear_line_and_write_nothing(adult
     assert "nowhere" in capsys.readouterr().err
 
 
-def test_options_the_chosen_ensemble_would_ignore_are_refused(adult_small_dir, tmp_path):
-    with pytest.raises(ValueError, match="--folds applies to stacking only; this is a bagging of wide_deep members"):
-        train_ensemble(adult_small_dir, str(tmp_path / "m"), ensemble="bagging", folds=3)
-    with pytest.raises(ValueError, match="--shrinkage applies to boosting only; --gbdt-param applies to gbdt members only"):
-        train_ensemble(adult_small_dir, str(tmp_path / "m"), ensemble="stacking", member_kind="lgbm,dnn",
-                       gbdt_params=["max_depth=4"], shrinkage=0.1)
+def test_options_the_chosen_ensemble_would_ignore_are_refused(adult_small_dir, tmp_path, capsys):
+    from tfpipe.cli import main
+
+    out = str(tmp_path / "m")
+    for flags, expected in (
+            (["--ensemble", "bagging", "--folds", "3"], "--folds applies to stacking only; this is a bagging: drop it"),
+            (["--ensemble", "stacking", "--member-kind", "lgbm,dnn", "--gbdt-param", "max_depth=4"],
+             "TrainOptions.trees.xgboost (params=(('max_depth', 4),)) applies to gbdt members; this is a stacking "
+             "of lgbm,dnn members")):
+        assert main(["train", "--data", adult_small_dir, "--output", out, *flags]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("tfpipe train: error:") and expected in err and err.count("\n") == 1, err
+    with pytest.raises(ValueError, match="applies to gbdt members"):     # the same check in Python
+        TrainOptions(ensemble=StackingOptions(member_kinds="lgbm,dnn"),
+                     trees=TreeOptions(xgboost=XGBoostOptions(["max_depth=4"])))
     assert not (tmp_path / "m").exists()
 
 

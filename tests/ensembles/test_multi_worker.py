@@ -73,11 +73,14 @@ def test_two_workers_train_one_model_like_one_process(adult_small_dir, tmp_path,
     metadata = json.loads((output / "metrics.json").read_text())["metadata"]
     assert (metadata["strategy"], metadata["workers"], metadata["replicas"]) == ("MultiWorkerMirroredStrategy", 2, 2)
 
+    from tfpipe.ensembles.train_options import BaggingOptions, KerasOptions, RuntimeOptions, TrainOptions
+    from tfpipe.serving.export_config import ExportOptions
     from tfpipe.train import train_ensemble
 
     single = tmp_path / "model_1w"
-    train_ensemble(adult_small_dir, str(single), ensemble="bagging", members=2, member_kind="wide_deep", epochs=2,
-                   report=False, seed=0, strategy="default", verbose=0)
+    options = TrainOptions(ensemble=BaggingOptions(members=2, member_kinds="wide_deep"), keras=KerasOptions(epochs=2),
+                           runtime=RuntimeOptions(seed=0, strategy="default", verbose=0))
+    train_ensemble(adult_small_dir, str(single), options, export=ExportOptions(report=False))
     labels, two = _test_predictions(str(output), adult_small_dir)
     _, one = _test_predictions(str(single), adult_small_dir)
     assert float(np.mean(np.abs(two - one))) < 0.03

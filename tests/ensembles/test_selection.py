@@ -7,10 +7,17 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tfpipe.ensembles.train_options import (DataOptions, KerasOptions, RuntimeOptions, SelectionOptions,
+                                            TrainOptions, TreeOptions)
+from tfpipe.serving.export_config import ExportOptions
 from tfpipe.train import train_ensemble
 
-COMMON = dict(label="income", epochs=2, batch_size=256, seed=0, hidden=(16,), verbose=0, report=False,
-              gbdt_rounds=200)
+COMMON = TrainOptions(keras=KerasOptions(epochs=2, batch_size=256, hidden=(16,)), trees=TreeOptions(rounds=200),
+                      runtime=RuntimeOptions(seed=0, verbose=2))
+
+
+def _train(data_dir, out, options=COMMON):
+    return train_ensemble(data_dir, out, options, label="income", export=ExportOptions(report=False))
 
 
 def _saved(out):
@@ -20,7 +27,7 @@ def _saved(out):
 
 def test_default_is_selection_with_weights_and_only_kept_members_served(adult_small_dir, tmp_path, capsys):
     out = str(tmp_path / "default")
-    result = train_ensemble(adult_small_dir, out, **{**COMMON, "verbose": 2})
+    result = _train(adult_small_dir, out)
     printed = capsys.readouterr().out
     saved = _saved(out)
     meta = saved["metadata"]
@@ -51,7 +58,7 @@ def test_default_is_selection_with_weights_and_only_kept_members_served(adult_sm
 
 def test_time_limit_ends_with_a_valid_model(adult_small_dir, tmp_path, capsys):
     out = str(tmp_path / "limited")
-    train_ensemble(adult_small_dir, out, time_limit=0.5, **{**COMMON, "verbose": 2})
+    _train(adult_small_dir, out, COMMON.replace(time_limit=0.5))
     printed = capsys.readouterr().out
     saved = _saved(out)
     selection = [h for h in saved["history"] if h.get("phase") == "selection"][0]
@@ -70,8 +77,8 @@ def test_cache_budget_zero_streams_everything_and_trains_the_same_trees(adult_sm
     runs = {}
     for name, budget in (("cached", None), ("streamed", "0")):
         out = str(tmp_path / name)
-        train_ensemble(adult_small_dir, out, member_kind="gbdt,lgbm,linear", cache_budget=budget,
-                       **{**COMMON, "verbose": 2})
+        _train(adult_small_dir, out, COMMON.replace(ensemble=SelectionOptions(member_kinds="gbdt,lgbm,linear"),
+                                                    data=DataOptions(cache_budget=budget)))
         runs[name] = (out, capsys.readouterr().out, _saved(out))
     assert "Keras train preprocessed, eval records, tree block" in runs["cached"][1]
     assert "Keras train streamed, eval streamed, tree block streamed" in runs["streamed"][1]

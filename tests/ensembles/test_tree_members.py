@@ -7,8 +7,11 @@ import sys
 import numpy as np
 import pytest
 
-from tfpipe.ensembles.members import make_member, parse_member_kinds
-from tfpipe.ensembles.tree_members import TRAINERS, LIBRARY_OF_KIND, TreeConfig, TreeMembers, parse_params
+from tfpipe.ensembles.member_kinds import parse_member_kinds
+from tfpipe.ensembles.members import make_member
+from tfpipe.ensembles.member_kinds import LIBRARY_OF_KIND
+from tfpipe.ensembles.tree_members import TRAINERS, TreeConfig, TreeMembers
+from tfpipe.ensembles.tree_params import parse_params
 
 
 def test_params_and_kinds_are_validated():

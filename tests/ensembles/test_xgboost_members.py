@@ -14,7 +14,12 @@ from tfpipe.ensembles.tree_members import TreeConfig, feature_types
 from tfpipe.ensembles.xgboost_members import booster_params
 from tfpipe.ensembles.records import serialized_dataset
 from tfpipe.ensembles.task import Task
+from tfpipe.ensembles.train_options import (BaggingOptions, BoostingOptions, KerasOptions, RuntimeOptions,
+                                            StackingOptions, TrainOptions, TreeOptions, XGBoostOptions)
+from tfpipe.serving.export_config import ExportOptions
 from tfpipe.train import train_ensemble
+
+NO_REPORT = ExportOptions(report=False)
 
 
 def _test_examples(data_dir, n=400):
@@ -28,9 +33,10 @@ def test_booster_params_put_the_task_over_the_user_params():
 
 
 def test_stacking_of_gbdt_and_keras_members_uses_folds_and_a_fitted_meta_learner(adult_small_dir, tmp_path):
-    result = train_ensemble(adult_small_dir, str(tmp_path / "m"), ensemble="stacking", members=2, folds=3, epochs=1,
-                            batch_size=256, seed=3, hidden=(8,), verbose=0, report=False,
-                            member_kind="gbdt,linear", gbdt_rounds=40, gbdt_params=["eta=0.2"])
+    options = TrainOptions(ensemble=StackingOptions(members=2, member_kinds="gbdt,linear", folds=3),
+                           keras=KerasOptions(epochs=1, hidden=(8,)), runtime=RuntimeOptions(seed=3, verbose=0),
+                           trees=TreeOptions(rounds=40, xgboost=XGBoostOptions(["eta=0.2"])))
+    result = train_ensemble(adult_small_dir, str(tmp_path / "m"), options, export=NO_REPORT)
     ens = result.ensemble
     assert result.metadata["member_names"] == ["gbdt_0", "linear_1"]
     assert result.metadata["member_kinds"] == ["gbdt", "linear"]
@@ -54,8 +60,9 @@ def test_stacking_of_gbdt_and_keras_members_uses_folds_and_a_fitted_meta_learner
 
 
 def test_bagging_gbdt_members_get_their_own_poisson_weights(adult_small_dir, tmp_path):
-    result = train_ensemble(adult_small_dir, str(tmp_path / "m"), ensemble="bagging", members=2, epochs=1, seed=5,
-                            verbose=0, report=False, member_kind="gbdt", gbdt_rounds=30)
+    options = TrainOptions(ensemble=BaggingOptions(members=2, member_kinds="gbdt"), keras=KerasOptions(epochs=1),
+                           runtime=RuntimeOptions(seed=5, verbose=0), trees=TreeOptions(rounds=30))
+    result = train_ensemble(adult_small_dir, str(tmp_path / "m"), options, export=NO_REPORT)
     first, second = result.ensemble.members.tree_groups[0][1].boosters
     assert first.save_raw("json") != second.save_raw("json")     # different bootstrap samples
     out = result.serve_fn(examples=_test_examples(adult_small_dir))["member_predictions"].numpy()
@@ -63,9 +70,10 @@ def test_bagging_gbdt_members_get_their_own_poisson_weights(adult_small_dir, tmp
 
 
 def test_boosting_keras_stages_fit_what_a_gbdt_first_stage_leaves(adult_small_dir, tmp_path):
-    result = train_ensemble(adult_small_dir, str(tmp_path / "m"), ensemble="boosting", members=2, epochs=1,
-                            seed=1, verbose=0, report=False, member_kind="gbdt,dnn", gbdt_rounds=40, hidden=(8,),
-                            corrective=False)
+    options = TrainOptions(ensemble=BoostingOptions(members=2, member_kinds="gbdt,dnn", corrective=False),
+                           keras=KerasOptions(epochs=1, hidden=(8,)), runtime=RuntimeOptions(seed=1, verbose=0),
+                           trees=TreeOptions(rounds=40))
+    result = train_ensemble(adult_small_dir, str(tmp_path / "m"), options, export=NO_REPORT)
     ens = result.ensemble
     assert list(ens.member_kinds) == ["gbdt", "dnn"] and ens.stage_scale.tolist() == [1.0, 0.5]
     booster = ens.stages[0].boosters[0]

@@ -155,11 +155,14 @@ def test_classify_signature_for_tf_serving_clients_of_canned_estimators(trained,
 def test_regress_signature_for_tf_serving_clients_of_canned_estimators(adult_small_dir, tmp_path):
     from tensorflow.core.protobuf import saved_model_pb2
 
+    from tfpipe.ensembles.train_options import BaggingOptions, KerasOptions, RuntimeOptions, TrainOptions
+    from tfpipe.serving.export_config import ExportOptions
     from tfpipe.train import train_ensemble
 
-    result = train_ensemble(adult_small_dir, str(tmp_path / "m"), label="hours-per-week", task="regression",
-                            ensemble="bagging", members=1, member_kind="dnn", hidden=(8,), epochs=1, verbose=0,
-                            report=False, strategy="default", metric_splits=("test",))
+    options = TrainOptions(ensemble=BaggingOptions(members=1, member_kinds="dnn"), task="regression",
+                           keras=KerasOptions(hidden=(8,), epochs=1), runtime=RuntimeOptions(strategy="default", verbose=0))
+    result = train_ensemble(adult_small_dir, str(tmp_path / "m"), options, label="hours-per-week",
+                            export=ExportOptions(report=False, metric_splits=("test",)))
     model = saved_model_pb2.SavedModel()
     model.ParseFromString(open(os.path.join(result.saved_model_dir, "saved_model.pb"), "rb").read())
     signatures = model.meta_graphs[0].signature_def
