@@ -125,8 +125,8 @@ def same_rows_native(data: str, result, library: str = "xgboost") -> dict:
     compiled = tff.compile_features(tff.load_config(os.path.join(result.output_dir, "features.pbtxt")))
     label = tff.fit_label(data, data, "income")
     rows = lambda split, mode: [(x["tree"].numpy(), y.numpy()) for x, y in tff.make_dataset(  # noqa: E731
-        data, split, compiled, 8192, label=label, deterministic=True, blocks="tree",
-        keep=carve_filter(mode, meta["eval_carve"]))]
+        data, split, compiled, 8192, label=label, blocks="tree",
+        read=tff.ReadOptions(deterministic=True, keep=carve_filter(mode, meta["eval_carve"])))]
     stack = lambda parts: (np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts]))  # noqa
     (xtr, ytr), (xev, yev), (xte, yte) = stack(rows("train", "keep")), stack(rows("train", "holdout")), stack(
         rows("test", None))

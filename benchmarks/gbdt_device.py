@@ -158,8 +158,8 @@ def adult_arrays(data: str, label: str | None = None, eval_fraction: float = 0.1
     carve = None if "eval" in splits else {"fraction": float(eval_fraction), "seed": int(seed)}
 
     def rows(split, mode):
-        ds = tff.make_dataset(data, split, compiled, 8192, label=label_spec, deterministic=True, blocks="tree",
-                              keep=records.carve_filter(mode, carve))
+        ds = tff.make_dataset(data, split, compiled, 8192, label=label_spec, blocks="tree",
+                              read=tff.ReadOptions(deterministic=True, keep=records.carve_filter(mode, carve)))
         parts = [(x["tree"].numpy(), y.numpy()) for x, y in ds]
         return np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts]).astype("int32")
 

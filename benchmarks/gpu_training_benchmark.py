@@ -124,7 +124,8 @@ class Bench:
         self.label_spec = tff.fit_label(schema, stats, label)
         self.compiled = tff.compile_features(fitted, label_spec=self.label_spec)
         self.task = task_from_label_spec(self.label_spec)
-        self.test_ds = tff.make_dataset(data_dir, "test", self.compiled, 8192, cache=True, label=self.label_spec)
+        self.test_ds = tff.make_dataset(data_dir, "test", self.compiled, 8192, label=self.label_spec,
+                                        read=tff.ReadOptions(cache=True))
         self.x0 = next(iter(self.test_ds))[0]            # one batch to build the models (the train caches stay whole)
         self.rows_per_epoch = None
         self.memory = None
@@ -145,8 +146,9 @@ class Bench:
         cache = {"records": True, "preprocessed": "preprocessed"}.get(self.args.feed_cache) or choose_cache(
             self.compiled, self.rows_per_epoch or self.args.rows, split_record_bytes(self.data_dir, "train"),
             default_cache_budget())
-        return self.tff.make_dataset(self.data_dir, "train", self.compiled, self.args.batch_size, shuffle=True,
-                                     seed=self.args.seed, cache=cache, label=self.label_spec)
+        return self.tff.make_dataset(self.data_dir, "train", self.compiled, self.args.batch_size,
+                                     label=self.label_spec,
+                                     read=self.tff.ReadOptions(shuffle=True, seed=self.args.seed, cache=cache))
 
     def feed_rate(self, source: str, epochs: int = 3) -> dict:
         """The training input alone, no model: examples/s of iterating it on the host (epochs 2..n; the first fills

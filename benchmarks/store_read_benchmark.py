@@ -127,7 +127,8 @@ def main(argv=None) -> int:
         readers = {
             "records": lambda where: lambda: record_batches(where, args.split, args.batch_size),
             "features": lambda where: lambda: tff.make_dataset(where, args.split, compiled, args.batch_size,
-                                                               shuffle=True, seed=0, label=None),
+                                                               label=None,
+                                                               read=tff.ReadOptions(shuffle=True, seed=0)),
         }
         import psutil
 

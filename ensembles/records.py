@@ -83,11 +83,11 @@ def serialized_dataset(data_dir: str, split: str, batch_size: int = 1024, carve:
                        limit: int | None = None, sample: float | None = None):
     """Batches of serialized tf.Example strings of ``split`` (eval/train carved per ``carve``); ``sample``: only
     that fraction of the rows, chosen by key hash (:func:`sample_filter`)."""
-    from tfpipe.features.dataset import record_batches
+    from tfpipe.features.dataset import ReadOptions, record_batches
 
     read_split, mode = source_split(split, data_dir, carve)
-    ds = record_batches(data_dir, read_split, batch_size, deterministic=True,
-                        keep=sample_filter(carve_filter(mode, carve), sample))
+    ds = record_batches(data_dir, read_split, batch_size,
+                        ReadOptions(deterministic=True, keep=sample_filter(carve_filter(mode, carve), sample)))
     if not limit:
         return ds
     return ds.unbatch().take(limit).batch(batch_size)

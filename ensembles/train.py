@@ -156,8 +156,8 @@ def _tree_data(data_dir, compiled, label_spec, carve, config, blocks: str):
     rows = artifacts.load_manifest(data_dir)["rows_written"]
 
     def split(name):
-        data = tff.make_dataset(data_dir, name, compiled, config.batch_size, deterministic=True, label=label_spec,
-                                blocks=blocks)
+        data = tff.make_dataset(data_dir, name, compiled, config.batch_size, label=label_spec, blocks=blocks,
+                                read=tff.ReadOptions(deterministic=True))
         return feed(data, rows.get(name, 0), compiled.tree_width, config)
 
     if carve:
@@ -221,13 +221,14 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, options, feat
               f"{_mb(budget.tree_bytes) if budget.tree_bytes else 'streamed'}", flush=True)
     # A carved eval set is chosen before batching (make_dataset's keep): full batches, one shape for XLA.
     read_batch = max(1, fit.batch_size // role.count) if read_part else fit.batch_size
-    part = dict(shard=(role.index, role.count) if read_part else None,
-                keep=records.carve_filter("keep" if carve else None, carve))
-    train_ds = tff.make_dataset(data_dir, "train", compiled, read_batch, shuffle=True, seed=seed, cache=cache,
-                                label=label_spec, **part)
+    part = tff.ReadOptions(shard=(role.index, role.count) if read_part else None,
+                           keep=records.carve_filter("keep" if carve else None, carve))
+    train_ds = tff.make_dataset(data_dir, "train", compiled, read_batch, label=label_spec,
+                                read=dataclasses.replace(part, shuffle=True, seed=seed, cache=cache))
     eval_split, eval_mode = records.source_split("eval", data_dir, carve)
-    eval_ds = tff.make_dataset(data_dir, eval_split, compiled, 2048, cache=budget.keras_eval, label=label_spec,
-                               keep=records.carve_filter(eval_mode, carve))
+    eval_keep = records.carve_filter(eval_mode, carve)
+    eval_ds = tff.make_dataset(data_dir, eval_split, compiled, 2048, label=label_spec,
+                               read=tff.ReadOptions(cache=budget.keras_eval, keep=eval_keep))
 
     # 3. precision + strategy + ensemble
     policy = resolve_precision(run.precision, widest_hidden=max(fit.hidden or (0,)))
@@ -252,8 +253,8 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, options, feat
             # --time-limit auto: measured on these rows (see time_budget); other ensembles train without a deadline
             with stage(stages, "time limit"):
                 def probe():       # made only when the probe runs (not for a table below SKIP_CELLS)
-                    return tff.make_dataset(data_dir, "train", compiled, gbdt_config.batch_size,
-                                            deterministic=True, label=label_spec, blocks="tree")
+                    return tff.make_dataset(data_dir, "train", compiled, gbdt_config.batch_size, label=label_spec,
+                                            blocks="tree", read=tff.ReadOptions(deterministic=True))
 
                 fit_options.deadline = deadline.resolve(
                     probe, the_task, feature_types(compiled.tree_features),
@@ -262,7 +263,7 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, options, feat
                     log=print if run.verbose != 0 else (lambda message: None))
         with stage(stages, "first batch + build", f"cache={cache}"):
             # one batch read uncached: the first batch of train_ds would fill its whole cache before any tree trains
-            first = tff.make_dataset(data_dir, "train", compiled, read_batch, label=label_spec, **part)
+            first = tff.make_dataset(data_dir, "train", compiled, read_batch, label=label_spec, read=part)
             fit_options.sample_inputs = next(iter(first.take(1)))[0]
             model.build_on(fit_options.sample_inputs, fit_options)
         members = options.ensemble.members or len(model.member_names())   # the default, before any is dropped

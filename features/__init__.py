@@ -34,6 +34,7 @@ _LAZY = {
     "CompiledFeatures": "tfpipe.features.compile",
     "EmbeddingSpec": "tfpipe.features.compile",
     "make_dataset": "tfpipe.features.dataset",
+    "ReadOptions": "tfpipe.features.dataset",
     "example_key": "tfpipe.features.dataset",
     "LabelSpec": "tfpipe.features.label",
     "fit_label": "tfpipe.features.label",

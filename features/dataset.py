@@ -9,13 +9,14 @@ Example (``adult``: a ``tfpipe preprocess`` output directory of Adult rows; labe
     >>> from tfpipe import features as tff
     >>> definitions = [tff.numeric_column("age"), tff.categorical_column_with_vocabulary_list("sex")]
     >>> compiled = tff.compile_features(tff.fit(definitions, adult))
-    >>> ds = make_dataset(adult, "train", compiled, batch_size=512, shuffle=True, seed=1)
+    >>> ds = make_dataset(adult, "train", compiled, batch_size=512, read=ReadOptions(shuffle=True, seed=1))
     >>> inputs, label = next(iter(ds))
     >>> sorted(inputs), label.shape, label.dtype.name
     (['dense', 'embedding_ids', 'example_key', 'periodic', 'tree', 'wide'], TensorShape([512]), 'int64')
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Sequence
 
 import tensorflow as tf
@@ -35,6 +36,66 @@ PREPROCESS_ROWS = 8192   # ... preprocessed this many at a time, then packed int
                          # (1M wide-table rows: peak 1.8 GB instead of 3.9 GB, and epoch 1 28 s instead of 43 s)
 PREPROCESSED_OVERHEAD = 2.0   # resident / tensor bytes of the cache, measured: 1.1 GB for 1M wide-table rows
 KeyFilter = Callable[[tf.Tensor], tf.Tensor]   # int64 example keys [N] -> bool mask [N] of the rows to read
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadOptions:
+    """How a split is read (:func:`record_batches`, :func:`make_dataset`), beside which split and in what batch
+    size. Checked on creation.
+
+    - ``shuffle``: the shard files and blocks of ``SHUFFLE_BLOCK`` consecutive records, every epoch (``seed``);
+      ``repeat``: forever; ``shuffle_buffer``: records in the shuffle buffer;
+    - ``deterministic`` (implied by ``seed``): a fixed order;
+    - ``cache``: True (memory) or a file prefix caches the serialized records (parsed and preprocessed again every
+      epoch); ``"preprocessed"`` (:func:`make_dataset` only) caches the preprocessor's output in memory instead,
+      in chunks of ``CHUNK_ROWS`` consecutive records, so that later epochs only shuffle and batch tensors (the
+      fastest feed; costs about 4 bytes per preprocessed float per row of RAM, see :func:`preprocessed_bytes`);
+      with ``shuffle`` it shuffles the chunks' order and the rows inside each chunk every epoch (seeded,
+      stateless: the same seed gives the same batches);
+    - ``drop_remainder``: the last batch is full too, or it is dropped (every other batch is always full);
+    - ``shard=(index, count)``: only this reader's part of the split, for one of ``count`` data-parallel
+      workers — every ``count``-th shard file when there are at least ``count`` files, otherwise the examples
+      whose key is ``index`` modulo ``count`` (every worker reads the files then, and keeps its own rows); the
+      parts are disjoint and cover the split;
+    - ``keep``: a function of the int64 example keys ``[N]`` returning a bool mask ``[N]``: only the rows it keeps
+      are read (e.g. a hash carve-out of an eval set).
+
+    ``shard`` and ``keep`` choose rows *before* batching, so every batch but the last is full: a batch size that
+    changes from step to step would make XLA (``jit_compile``) compile the training step again for each new size
+    (measured: 10x slower training).
+
+    >>> ReadOptions(shuffle=True, seed=3).deterministic
+    True
+    >>> ReadOptions(shard=(2, 2))
+    Traceback (most recent call last):
+    ...
+    ValueError: ReadOptions.shard must be (index, count) with 0 <= index < count, got (2, 2)
+    """
+
+    shuffle: bool = False
+    repeat: bool = False
+    seed: int | None = None
+    cache: bool | str = False
+    deterministic: bool = False
+    shuffle_buffer: int = 10_000
+    drop_remainder: bool = False
+    shard: tuple[int, int] | None = None
+    keep: KeyFilter | None = None
+
+    def __post_init__(self):
+        if self.seed is not None:
+            object.__setattr__(self, "deterministic", True)
+        if not (isinstance(self.cache, bool) or isinstance(self.cache, str)):
+            raise ValueError(f"ReadOptions.cache must be True, False, a file prefix or 'preprocessed', "
+                             f"got {self.cache!r}")
+        if not (isinstance(self.shuffle_buffer, int) and self.shuffle_buffer >= 1):
+            raise ValueError(f"ReadOptions.shuffle_buffer must be an integer >= 1, got {self.shuffle_buffer!r}")
+        if self.shard is not None:
+            index, count = self.shard
+            if not 0 <= index < count:
+                raise ValueError(f"ReadOptions.shard must be (index, count) with 0 <= index < count, "
+                                 f"got {self.shard}")
+            object.__setattr__(self, "shard", (int(index), int(count)))
 
 
 def example_key(serialized: tf.Tensor) -> tf.Tensor:
@@ -68,35 +129,32 @@ def _compiled(data_dir: str, features, label_spec) -> CompiledFeatures:
     return compile_features(definitions, label_spec=label_spec)
 
 
-def record_batches(data_dir: str, split: str, batch_size: int, shuffle: bool = False, repeat: bool = False,
-                   seed: int | None = None, cache: bool | str = False, deterministic: bool = False,
-                   shuffle_buffer: int = 10_000, drop_remainder: bool = False,
-                   shard: tuple[int, int] | None = None, keep: KeyFilter | None = None) -> tf.data.Dataset:
-    """Batches of serialized ``tf.Example`` strings of a split: the one reader of the shards (training, evaluation
-    and prediction all read through it). The arguments mean what they mean for :func:`make_dataset`.
+def record_batches(data_dir: str, split: str, batch_size: int, read: ReadOptions = ReadOptions()) -> tf.data.Dataset:
+    """Batches of serialized ``tf.Example`` strings of a split, read as ``read`` says (:class:`ReadOptions`): the
+    one reader of the shards (training, evaluation and prediction all read through it).
 
     Example (``adult``: a ``tfpipe preprocess`` output directory; its test split has 1000 rows in one shard)::
 
         >>> [int(batch.shape[0]) for batch in record_batches(adult, "test", 400)]
         [400, 400, 200]
         >>> odd = lambda keys: keys % 2 == 1                  # rows chosen before batching: batches stay full
-        >>> sizes = [int(batch.shape[0]) for batch in record_batches(adult, "test", 200, keep=odd)]
+        >>> sizes = [int(batch.shape[0]) for batch in record_batches(adult, "test", 200, ReadOptions(keep=odd))]
         >>> set(sizes[:-1]), 0 < sizes[-1] <= 200, 400 < sum(sizes) < 600
         ({200}, True, True)
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
-    deterministic = bool(deterministic or seed is not None)
+    if read.cache == "preprocessed":
+        raise ValueError("record_batches reads records: cache='preprocessed' is make_dataset's")
+    shuffle, seed, keep, deterministic = read.shuffle, read.seed, read.keep, read.deterministic
     from tfpipe.features import remote_shards
     from tfpipe.pipelines import storage
 
     paths = artifacts.shard_paths(data_dir, split)
     compression = artifacts.compression_type(data_dir)
     autotune = tf.data.AUTOTUNE
-    if shard is not None:
-        index, count = shard
-        if not 0 <= index < count:
-            raise ValueError(f"shard must be (index, count) with 0 <= index < count, got {shard}")
+    if read.shard is not None:
+        index, count = read.shard
         if len(paths) >= count:
             paths = paths[index::count]
         elif count > 1:   # this worker's rows by key (and of those, what ``keep`` keeps)
@@ -129,47 +187,33 @@ def record_batches(data_dir: str, split: str, batch_size: int, shuffle: bool = F
 
     elements = files.interleave(plain(read), cycle_length=max(1, min(len(paths), 4)), block_length=1,
                                 num_parallel_calls=autotune, deterministic=deterministic)
-    if cache:
-        elements = elements.cache(cache if isinstance(cache, str) else "")
+    if read.cache:
+        elements = elements.cache(read.cache if isinstance(read.cache, str) else "")
     if shuffle:   # blocks are shuffled, then joined into batches: a batch is batch_size/SHUFFLE_BLOCK random blocks
-        elements = elements.shuffle(max(1, shuffle_buffer // SHUFFLE_BLOCK), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
+        elements = elements.shuffle(max(1, read.shuffle_buffer // SHUFFLE_BLOCK), seed=seed,
+                                    reshuffle_each_iteration=True)
+    if read.repeat:
         elements = elements.repeat()
-    if shuffle or drop_remainder or keep is not None or len(paths) > 1:
+    if shuffle or read.drop_remainder or keep is not None or len(paths) > 1:
         # Full batches: a shard's (or a filter's) short last batch in the middle would be one more batch shape
         # for XLA to compile (jit_compile compiles the train / eval step once per shape).
-        batches = elements.rebatch(batch_size, drop_remainder=drop_remainder)
+        batches = elements.rebatch(batch_size, drop_remainder=read.drop_remainder)
     else:
         batches = elements
     return batches
 
 
-def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequence, batch_size: int,
-                 shuffle: bool = False, repeat: bool = False, seed: int | None = None,
-                 cache: bool | str = False, deterministic: bool = False, label="auto",
-                 shuffle_buffer: int = 10_000, drop_remainder: bool = False, blocks: str = "all",
-                 shard: tuple[int, int] | None = None, keep: KeyFilter | None = None) -> tf.data.Dataset:
-    """Batches ``(inputs, label)`` of a split (``inputs`` only when ``label=None``).
+def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequence, batch_size: int, *,
+                 label="auto", blocks: str = "all", read: ReadOptions = ReadOptions()) -> tf.data.Dataset:
+    """Batches ``(inputs, label)`` of a split (``inputs`` only when ``label=None``), read as ``read`` says
+    (:class:`ReadOptions`: shuffling, caching, a worker's part, a key filter).
 
     ``inputs`` = the preprocessor output (``dense``, ``wide``, ``embedding_ids``) + ``example_key`` int64 [B].
     ``label``: ``"auto"`` (manifest label), a column name, a :class:`LabelSpec`, or None. Examples whose label
     is unknown or missing are dropped (batches can then be smaller than ``batch_size``). ``features``: a
-    :class:`CompiledFeatures` or definitions (fitted from ``data_dir`` if needed). ``cache``: True (memory)
-    or a file prefix caches the serialized records (parsed and preprocessed again every epoch);
-    ``"preprocessed"`` caches the preprocessor's output in memory instead, in chunks of ``CHUNK_ROWS`` consecutive
-    records, so that later epochs only shuffle and batch tensors (the fastest feed; costs about 4 bytes per
-    preprocessed float per row of RAM, see :func:`preprocessed_bytes`). With ``shuffle`` it shuffles the chunks'
-    order and the rows inside each chunk every epoch (seeded, stateless: the same seed gives the same batches).
-    ``deterministic`` (implied by ``seed``) fixes the order. Every batch but the last has ``batch_size`` rows
-    (``drop_remainder=True``: the last too, or it is dropped). ``blocks="tree"`` computes only the ``tree`` block
-    (raw numbers and category ids for gradient-boosted trees) and the example key: a cheaper feed.
-    ``shard=(index, count)``: only this reader's part of the split, for one of ``count`` data-parallel workers —
-    every ``count``-th shard file when there are at least ``count`` files, otherwise the examples whose key is
-    ``index`` modulo ``count`` (every worker reads the files then, and keeps its own rows). The parts are
-    disjoint and cover the split. ``keep``: a function of the int64 example keys ``[N]`` returning a bool mask
-    ``[N]``: only the rows it keeps are read (e.g. a hash carve-out of an eval set). Both choose rows *before*
-    batching, so every batch but the last is full: a batch size that changes from step to step would make XLA
-    (``jit_compile``) compile the training step again for each new size (measured: 10x slower training).
+    :class:`CompiledFeatures` or definitions (fitted from ``data_dir`` if needed). Every batch but the last has
+    ``batch_size`` rows. ``blocks="tree"`` computes only the ``tree`` block (raw numbers and category ids for
+    gradient-boosted trees) and the example key: a cheaper feed.
 
     Example::
 
@@ -182,13 +226,12 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
         raise ValueError(f"blocks must be 'all' or 'tree', got {blocks!r}")
     label_spec = resolve_label(data_dir, split, label)
     compiled = _compiled(data_dir, features, label_spec)
-    deterministic = bool(deterministic or seed is not None)
-    if cache == "preprocessed":
-        batches = record_batches(data_dir, split, PREPROCESS_ROWS, deterministic=True, shard=shard, keep=keep)
+    deterministic = read.deterministic
+    if read.cache == "preprocessed":
+        batches = record_batches(data_dir, split, PREPROCESS_ROWS,
+                                 ReadOptions(deterministic=True, shard=read.shard, keep=read.keep))
     else:
-        batches = record_batches(data_dir, split, batch_size, shuffle=shuffle, repeat=repeat, seed=seed,
-                                 cache=cache, deterministic=deterministic, shuffle_buffer=shuffle_buffer,
-                                 drop_remainder=drop_remainder, shard=shard, keep=keep)
+        batches = record_batches(data_dir, split, batch_size, read)
     spec = dict(compiled.parse_spec)
     if label_spec is not None:
         spec.update(label_spec.parse_spec())
@@ -217,12 +260,12 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
 
     autotune = tf.data.AUTOTUNE
     dataset = batches.map(plain(transform), num_parallel_calls=autotune, deterministic=deterministic)
-    if cache == "preprocessed":
+    if read.cache == "preprocessed":
         if blocks == "all":   # held compact in the cache (exact), as the model takes them again after batching
             packed = one_hot_wide(compiled)
             dataset = dataset.map(plain(lambda *batch: _compact(batch, packed)), num_parallel_calls=autotune)
         dataset = dataset.rebatch(CHUNK_ROWS)   # batches of PREPROCESS_ROWS (fewer: invalid labels) -> chunks
-        dataset = _from_preprocessed_chunks(dataset.cache(), batch_size, shuffle, repeat, seed, drop_remainder)
+        dataset = _from_preprocessed_chunks(dataset.cache(), batch_size, read)
         if blocks == "all":
             width = compiled.wide_width
             dataset = dataset.map(plain(lambda *batch: _expand(batch, packed, width)), num_parallel_calls=autotune)
@@ -231,17 +274,16 @@ def make_dataset(data_dir: str, split: str, features: CompiledFeatures | Sequenc
     return dataset.with_options(options).prefetch(autotune)
 
 
-def _from_preprocessed_chunks(chunks: tf.data.Dataset, batch_size: int, shuffle: bool, repeat: bool,
-                              seed: int | None, drop_remainder: bool) -> tf.data.Dataset:
+def _from_preprocessed_chunks(chunks: tf.data.Dataset, batch_size: int, read: ReadOptions) -> tf.data.Dataset:
     """Batches of ``batch_size`` from cached preprocessed chunks: per epoch, the chunks in a shuffled order and the
     rows of each chunk permuted (``stateless_shuffle`` seeded by a per-epoch random stream), then rebatched. A few
     elements per epoch instead of one per block of records: tf.data's per-element cost stays out of the feed."""
-    if shuffle:
-        chunks = chunks.shuffle(1 << 16, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
+    if read.shuffle:
+        chunks = chunks.shuffle(1 << 16, seed=read.seed, reshuffle_each_iteration=True)
+    if read.repeat:
         chunks = chunks.repeat()
-    if shuffle:
-        randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    if read.shuffle:
+        randoms = tf.data.Dataset.random(seed=read.seed, rerandomize_each_iteration=True)
 
         def permute(chunk, random):
             rows = tf.shape(tf.nest.flatten(chunk)[0])[0]
@@ -249,7 +291,7 @@ def _from_preprocessed_chunks(chunks: tf.data.Dataset, batch_size: int, shuffle:
             return tf.nest.map_structure(lambda t: tf.gather(t, order), chunk)
 
         chunks = tf.data.Dataset.zip((chunks, randoms)).map(plain(permute), num_parallel_calls=tf.data.AUTOTUNE)
-    return chunks.rebatch(batch_size, drop_remainder=drop_remainder)
+    return chunks.rebatch(batch_size, drop_remainder=read.drop_remainder)
 
 
 def one_hot_wide(compiled: CompiledFeatures) -> bool:

@@ -57,7 +57,7 @@ from tfpipe.pipelines.sources import Chunk
 from tfpipe.pipelines.splitting import assign_shards, assign_splits, row_hashes
 from tfpipe.pipelines.statistics import DatasetStatsAccumulator
 from tfpipe.pipelines.tfrecord import record_crcs, write_tfrecords
-from tfpipe.pipelines.validation import ValidationOptions, take_rows, validate_batch
+from tfpipe.pipelines.row_checks import ValidationOptions, take_rows, validate_batch
 
 SUMMARY_FILE = "_summary.json"
 SCHEMA_FILE = "schema.pbtxt"

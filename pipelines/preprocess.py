@@ -37,7 +37,7 @@ from tfpipe.pipelines.readers import CsvOptions
 from tfpipe.pipelines.schema import FeatureRule, read_schema, rules_from_schema, write_schema
 from tfpipe.pipelines.sources import DEFAULT_CHUNK_BYTES, expand_inputs, plan_chunks
 from tfpipe.pipelines.splitting import parse_split_spec
-from tfpipe.pipelines.validation import DEFAULT_MAX_FIELD_BYTES, DEFAULT_NULL_VALUES, ValidationOptions
+from tfpipe.pipelines.row_checks import DEFAULT_MAX_FIELD_BYTES, DEFAULT_NULL_VALUES, ValidationOptions
 
 TARGET_SHARD_BYTES = 64 << 20
 

@@ -2,7 +2,7 @@
 
 Rows that cannot even be split into fields (wrong field count, a line that is not a JSON object) come
 back as *structural* rejects; blank lines (only spaces) are not rows: they are counted, never parsed; all the others come back as columns (CSV: strings, untouched;
-JSON lines and Parquet: as typed by the file) for :mod:`tfpipe.pipelines.validation`. Row numbers are
+JSON lines and Parquet: as typed by the file) for :mod:`tfpipe.pipelines.row_checks`. Row numbers are
 *local*: the line within the chunk for text files (the job turns them into file line numbers once it knows
 how many lines the earlier chunks hold), the row within the file for Parquet.
 

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from tfpipe.pipelines.validation import ValidationOptions, _FLOAT_PATTERN, _INT_PATTERN, is_text_type, to_utf8
+from tfpipe.pipelines.row_checks import ValidationOptions, _FLOAT_PATTERN, _INT_PATTERN, is_text_type, to_utf8
 
 TYPE_AGREEMENT = 0.99
 MAX_DOMAIN_SIZE = 100
@@ -111,7 +111,7 @@ class ColumnEvidence:
             self.missing -= bad_rows if count_missing else 0
         if options.strip:
             uniques = pc.utf8_trim_whitespace(uniques)
-        for old, new in (value_map or {}).items():          # the order of validation.py: strip, map, nulls
+        for old, new in (value_map or {}).items():          # the order of row_checks.py: strip, map, nulls
             uniques = pc.if_else(pc.equal(uniques, old), pa.scalar(new, pa.string()), uniques)
         if options.null_values:
             uniques = pc.if_else(pc.is_in(uniques, pa.array(list(options.null_values), pa.string())),

@@ -79,10 +79,10 @@ def adult_task(adult_small_dir):
             definitions = tff.fit(default_config(adult_small_dir, adult_small_dir, label=label,
                                                  numeric_embedding="none"), adult_small_dir)
             compiled = tff.compile_features(definitions, label_spec=spec)
-            train = tff.make_dataset(adult_small_dir, "train", compiled, 256, cache=True, label=spec,
-                                     deterministic=True)
-            test = tff.make_dataset(adult_small_dir, "test", compiled, 500, cache=True, label=spec,
-                                    deterministic=True)
+            train = tff.make_dataset(adult_small_dir, "train", compiled, 256, label=spec,
+                                     read=tff.ReadOptions(cache=True, deterministic=True))
+            test = tff.make_dataset(adult_small_dir, "test", compiled, 500, label=spec,
+                                    read=tff.ReadOptions(cache=True, deterministic=True))
             made[kind] = (train, test, compiled, task_from_label_spec(spec))
         return made[kind]
 

@@ -101,8 +101,10 @@ def test_make_dataset_from_s3_matches_local(store_env, s3_adult, adult_small_dir
     compiled = tff.compile_features(tff.fit(tff.default_config(adult_small_dir, adult_small_dir, label="income"),
                                                   adult_small_dir))
     for cache in (False, "preprocessed"):
-        local = list(tff.make_dataset(adult_small_dir, "train", compiled, 500, shuffle=True, seed=2, cache=cache))
-        remote = list(tff.make_dataset(s3_adult, "train", compiled, 500, shuffle=True, seed=2, cache=cache))
+        local = list(tff.make_dataset(adult_small_dir, "train", compiled, 500,
+                                      read=tff.ReadOptions(shuffle=True, seed=2, cache=cache)))
+        remote = list(tff.make_dataset(s3_adult, "train", compiled, 500,
+                                       read=tff.ReadOptions(shuffle=True, seed=2, cache=cache)))
         assert len(local) == len(remote) == 6
         import tensorflow as tf
 

@@ -112,8 +112,8 @@ def test_lgbm_member_from_the_adult_shards_equals_lightgbm_on_the_whole_test_spl
     schema, stats = artifacts.load_schema(adult_data_dir), artifacts.load_statistics(adult_data_dir)
     label = tff.fit_label(schema, stats, "income")
     compiled = tff.compile_features(tff.fit(tff.default_config(schema, stats, label="income"), stats, schema=schema))
-    data = lambda split: tff.make_dataset(adult_data_dir, split, compiled, 4096, label=label,  # noqa: E731
-                                          deterministic=True, blocks="tree")
+    data = lambda split: tff.make_dataset(adult_data_dir, split, compiled, 4096, label=label, blocks="tree",
+                                          read=tff.ReadOptions(deterministic=True))
     member = TreeMembers(2, 1, TreeConfig(num_boost_round=150, lgbm_params={"learning_rate": 0.1}),
                          library="lightgbm")
     half = lambda keys: np.stack([np.ones(len(keys)), (keys % 2).astype(float)], axis=1)  # noqa: E731

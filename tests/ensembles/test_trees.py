@@ -122,8 +122,8 @@ def test_gbdt_member_from_the_adult_shards_equals_xgboost_on_the_whole_test_spli
     compiled = tff.compile_features(tff.fit(tff.default_config(schema, stats, label="income"), stats, schema=schema))
     kinds = feature_types(compiled.tree_features)
     assert kinds.count("c") == 9 and kinds.count("q") == 6   # 8 strings + education-num's 16 integer codes
-    data = lambda split: tff.make_dataset(adult_data_dir, split, compiled, 4096, label=label,  # noqa: E731
-                                          deterministic=True, blocks="tree")
+    data = lambda split: tff.make_dataset(adult_data_dir, split, compiled, 4096, label=label, blocks="tree",
+                                          read=tff.ReadOptions(deterministic=True))
     member = TreeMembers(1, 1, TreeConfig(num_boost_round=150, params={"eta": 0.1}))
     member.fit(data("train"), None, task_from_label_spec(label), compiled.tree_features)
     rows, worst = 0, 0.0

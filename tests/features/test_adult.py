@@ -30,7 +30,7 @@ def test_adult_definitions_fit_from_statistics_and_produce_batches(adult_dir, ad
     assert tff.load_config(tff.save_config(fitted, tmp_path / "adult.pbtxt")) == fitted
     label = tff.fit_label(adult_dir, adult_dir, "income")
     assert label.task == "binary" and label.classes == ("<=50K", ">50K")
-    ds = tff.make_dataset(adult_dir, "train", compiled, 512, shuffle=True, seed=3, label=label)
+    ds = tff.make_dataset(adult_dir, "train", compiled, 512, label=label, read=tff.ReadOptions(shuffle=True, seed=3))
     inputs, y = next(iter(ds))
     assert inputs["dense"].shape == (512, compiled.dense_width) and inputs["wide"].shape == (512, compiled.wide_width)
     assert set(inputs["embedding_ids"]) == {"occupation_embedding", "native-country_embedding"}

@@ -29,7 +29,8 @@ def test_batches_cover_the_split_with_encoded_labels(tiny_dir):
     keys = _keys(batches)
     assert len(keys) == 400 and len(set(keys.tolist())) > 390  # keys identify examples
     assert len(tff.artifacts.shard_paths(tiny_dir, "train")) > 1     # yet one short batch: one shape for XLA
-    assert [int(y.shape[0]) for _, y in tff.make_dataset(tiny_dir, "train", compiled, 64, deterministic=True)] \
+    assert [int(y.shape[0]) for _, y in tff.make_dataset(tiny_dir, "train", compiled, 64,
+                                                         read=tff.ReadOptions(deterministic=True))] \
         == [64] * 6 + [16]
     labels = np.concatenate([y.numpy() for _, y in batches])
     yes = sum(r["label"] == "yes" for r in tiny_rows(400, 0))
@@ -38,11 +39,12 @@ def test_batches_cover_the_split_with_encoded_labels(tiny_dir):
 
 def test_example_keys_are_stable_and_order_is_reproducible(tiny_dir):
     defs = _defs()  # unfitted definitions are fitted from the data dir
-    make = lambda seed: tff.make_dataset(tiny_dir, "train", defs, 50, shuffle=True, seed=seed, shuffle_buffer=400)
+    make = lambda seed: tff.make_dataset(tiny_dir, "train", defs, 50,
+                                         read=tff.ReadOptions(shuffle=True, seed=seed, shuffle_buffer=400))
     first, again, other = _keys(make(1)), _keys(make(1)), _keys(make(2))
     assert np.array_equal(first, again) and not np.array_equal(first, other)
     assert sorted(first.tolist()) == sorted(other.tolist())
-    plain = _keys(tff.make_dataset(tiny_dir, "train", defs, 50, deterministic=True, cache=True))
+    plain = _keys(tff.make_dataset(tiny_dir, "train", defs, 50, read=tff.ReadOptions(deterministic=True, cache=True)))
     assert sorted(plain.tolist()) == sorted(first.tolist())
     expected = tf.strings.to_hash_bucket_fast(
         next(iter(tf.data.TFRecordDataset(tff.artifacts.shard_paths(tiny_dir, "train")[0]))), 2**62).numpy()
@@ -51,10 +53,11 @@ def test_example_keys_are_stable_and_order_is_reproducible(tiny_dir):
 
 def test_repeat_and_no_label(tiny_dir):
     compiled = tff.compile_features(tff.fit(_defs(), tiny_dir))
-    ds = tff.make_dataset(tiny_dir, "test", compiled, 64, repeat=True, label=None)
+    ds = tff.make_dataset(tiny_dir, "test", compiled, 64, label=None, read=tff.ReadOptions(repeat=True))
     batches = list(ds.take(4))
     assert isinstance(batches[0], dict) and sum(b["dense"].shape[0] for b in batches) > 100  # 100 rows
-    exact = tff.make_dataset(tiny_dir, "test", compiled, 64, repeat=True, drop_remainder=True, label=None)
+    exact = tff.make_dataset(tiny_dir, "test", compiled, 64, label=None,
+                             read=tff.ReadOptions(repeat=True, drop_remainder=True))
     assert [b["dense"].shape[0] for b in exact.take(3)] == [64, 64, 64]
 
 
@@ -77,7 +80,8 @@ def test_worker_parts_are_disjoint_and_cover_the_split(tiny_dir):
     compiled = tff.compile_features(tff.fit(_defs(), tiny_dir))
     whole = sorted(_keys(tff.make_dataset(tiny_dir, "train", compiled, 64)).tolist())
     for count in (2, 3):
-        parts = [_keys(tff.make_dataset(tiny_dir, "train", compiled, 64, shard=(i, count))) for i in range(count)]
+        parts = [_keys(tff.make_dataset(tiny_dir, "train", compiled, 64,
+                                        read=tff.ReadOptions(shard=(i, count)))) for i in range(count)]
         assert sorted(np.concatenate(parts).tolist()) == whole
         assert all(len(part) > len(whole) / count / 2 for part in parts)
         if len(tff.artifacts.shard_paths(tiny_dir, "train")) < count:
@@ -93,7 +97,7 @@ def test_keep_chooses_rows_before_batching(tiny_dir):
     keep = lambda keys: keys % 3 != 0   # noqa: E731
     for kwargs in ({}, {"shuffle": True, "seed": 4}, {"shuffle": True, "seed": 4, "cache": "preprocessed"},
                    {"shard": (1, 3)}):
-        batches = list(tff.make_dataset(tiny_dir, "train", compiled, 50, keep=keep, **kwargs))
+        batches = list(tff.make_dataset(tiny_dir, "train", compiled, 50, read=tff.ReadOptions(keep=keep, **kwargs)))
         sizes = [int(y.shape[0]) for _, y in batches]
         keys = _keys(batches)
         short = min(sizes)    # the last batch (not last in order without deterministic: the map is parallel)

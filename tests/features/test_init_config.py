@@ -46,7 +46,7 @@ def train_briefly(data_dir, config_path, steps=20):
     """Fits the config, compiles it and trains a small wide & deep model; returns the loss history."""
     keras.utils.set_random_seed(0)
     compiled = tff.compile_features(tff.fit(tff.load_config(config_path), data_dir))
-    ds = tff.make_dataset(data_dir, "train", compiled, 64, shuffle=True, repeat=True, seed=0)
+    ds = tff.make_dataset(data_dir, "train", compiled, 64, read=tff.ReadOptions(shuffle=True, repeat=True, seed=0))
     dense_in = keras.Input((compiled.dense_width,), name="dense_in")
     wide_in = keras.Input((compiled.wide_width,), name="wide_in")
     ids_in = {n: keras.Input((None,), dtype="int64", name=n.replace("-", "_")) for n in compiled.embedding_specs}

@@ -17,7 +17,8 @@ def test_block_holds_normalized_values_and_specs(tiny_dir):
     compiled = tff.compile_features(fitted)
     assert list(compiled.periodic_specs) == ["age_periodic", "hours-per-week_periodic"]
     assert compiled.periodic_specs["age_periodic"].index == 0 and compiled.periodic_specs["age_periodic"].sigma == 0.5
-    inputs, _ = next(iter(tff.make_dataset(tiny_dir, "train", compiled, 400, label="label", deterministic=True)))
+    inputs, _ = next(iter(tff.make_dataset(tiny_dir, "train", compiled, 400, label="label",
+                                           read=tff.ReadOptions(deterministic=True))))
     tree = inputs["tree"].numpy()
     source = fitted[2].source
     expected = np.where(np.isnan(tree[:, 1]), source.default_value, tree[:, 1])

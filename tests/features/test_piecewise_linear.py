@@ -52,12 +52,14 @@ def test_bins_are_fitted_from_the_statistics_and_land_in_the_dense_block(tiny_di
     assert compiled.dense_slices == {"age": (0, 1), "code": (1, 2), "age_piecewise_linear": (2, 10),
                                      "hours-per-week_piecewise_linear": (10, 14), "code_missing": (14, 15)}
     assert [f.name for f in compiled.tree_features] == ["age", "hours-per-week", "code"]   # raw numbers once
-    inputs, _ = next(iter(tff.make_dataset(tiny_dir, "train", compiled, 400, label="label", deterministic=True)))
+    inputs, _ = next(iter(tff.make_dataset(tiny_dir, "train", compiled, 400, label="label",
+                                           read=tff.ReadOptions(deterministic=True))))
     encoded = inputs["dense"].numpy()[:, 2:10]
     # Equal-count bins: every bin is full for about the same share of rows.
     full = (encoded >= 1.0).mean(axis=0)[:-1]
     assert np.all(np.diff(full) < 0) and abs(full[3] - 0.5) < 0.1
-    hours_raw = tff.make_dataset(tiny_dir, "train", compiled, 400, label=None, deterministic=True, blocks="tree")
+    hours_raw = tff.make_dataset(tiny_dir, "train", compiled, 400, label=None, blocks="tree",
+                                 read=tff.ReadOptions(deterministic=True))
     tree = next(iter(hours_raw))["tree"].numpy()
     missing = np.isnan(tree[:, 1])
     assert missing.any()

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from tfpipe.pipelines import PreprocessOptions, run_preprocess
 from tfpipe.pipelines.artifacts import iter_rejected, load_schema, shard_paths
 from tfpipe.pipelines.preprocess import PreprocessError
-from tfpipe.pipelines.validation import DEFAULT_NULL_VALUES
+from tfpipe.pipelines.row_checks import DEFAULT_NULL_VALUES
 
 EXAMPLES = int(os.environ.get("TFPIPE_HYPOTHESIS_EXAMPLES", "6"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("TFPIPE_HYPOTHESIS_EXAMPLES"),

@@ -2,7 +2,7 @@ import pyarrow as pa
 
 from tfpipe.pipelines.schema import rules_from_schema
 from tfpipe.pipelines.schema_inference import evidence_of_batch, merge_evidence, schema_from_evidence
-from tfpipe.pipelines.validation import ValidationOptions
+from tfpipe.pipelines.row_checks import ValidationOptions
 
 
 def _infer(batches, rows, required=()):

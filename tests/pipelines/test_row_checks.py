@@ -2,7 +2,7 @@ import numpy as np
 import pyarrow as pa
 
 from tfpipe.pipelines.schema import FeatureRule
-from tfpipe.pipelines.validation import ValidationOptions, validate_batch
+from tfpipe.pipelines.row_checks import ValidationOptions, validate_batch
 
 
 def _reasons(result):
@@ -67,7 +67,7 @@ def test_inputs_are_never_lost_every_row_is_either_valid_or_has_a_reason():
 def test_repeated_text_is_checked_per_distinct_value_with_the_same_outcome_as_per_row():
     """Large batches of repeated text take the distinct-value path; every value, code and reason matches the
     row-by-row conversion (_coerce_distinct run on the rows themselves)."""
-    from tfpipe.pipelines.validation import _coerce_distinct, _coerce_values
+    from tfpipe.pipelines.row_checks import _coerce_distinct, _coerce_values
 
     distinct = [b"1", b" 2 ", b"x", b"", b"?", b"NA", b"99999999999999999999", b"4\xff", b"1.5", b"nan", b"-inf",
                 b"1e40", b"007", b"a", b"b", b"zz", b"b" * 30, None]

@@ -1,4 +1,5 @@
-"""Checks a batch of raw columns against the schema rules and converts them to typed columns, vectorized.
+"""Row checks of the preprocess job (drift between datasets is :mod:`tfpipe.pipelines.validate`'s): a batch of
+raw columns checked against the schema rules and converted to typed columns, vectorized.
 
 Every column is checked as a whole with Arrow kernels; a row's *problem* is the first failing column (in
 schema order) and its code. Only rejected rows are ever looked at one by one, to write their reason. Text columns
