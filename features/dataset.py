@@ -174,7 +174,7 @@ def record_batches(data_dir: str, split: str, batch_size: int, read: ReadOptions
     if shuffle and len(paths) > 1:
         files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
 
-    def read(path):
+    def read_shard(path):
         # Batch inside each shard: blocks of SHUFFLE_BLOCK records when shuffling, whole batches otherwise; no
         # per-record step after this one (tf.data costs ~2 us per element: per-record shuffling capped the feed
         # at ~0.4 M ex/s on 16 cores, 60% of what an H100 trains at). Filters drop rows inside the blocks.
@@ -185,7 +185,7 @@ def record_batches(data_dir: str, split: str, batch_size: int, read: ReadOptions
             blocks = tf.data.TFRecordDataset(path, compression_type=compression, buffer_size=1 << 20).batch(size)
         return blocks if keep is None else blocks.map(plain(chosen))
 
-    elements = files.interleave(plain(read), cycle_length=max(1, min(len(paths), 4)), block_length=1,
+    elements = files.interleave(plain(read_shard), cycle_length=max(1, min(len(paths), 4)), block_length=1,
                                 num_parallel_calls=autotune, deterministic=deterministic)
     if read.cache:
         elements = elements.cache(read.cache if isinstance(read.cache, str) else "")
