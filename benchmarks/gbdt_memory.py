@@ -36,7 +36,8 @@ label = tff.fit_label(schema, stats, "income")
 compiled = tff.compile_features(tff.fit(tff.default_config(schema, stats, label="income"), stats, schema=schema))
 rows = artifacts.load_manifest(data)["rows_written"]["train"]
 config = TreeConfig(num_boost_round=rounds, early_stopping_rounds=0, cache_bytes=cache_bytes, device="cpu")
-ds = tff.make_dataset(data, "train", compiled, config.batch_size, deterministic=True, label=label, blocks="tree")
+ds = tff.make_dataset(data, "train", compiled, config.batch_size, label=label, blocks="tree",
+                      read=tff.ReadOptions(deterministic=True))
 train = feed(ds, rows, compiled.tree_width, config)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 start = time.time()

@@ -10,7 +10,7 @@ Measured (examples/s = training rows per epoch / seconds, over epochs 2..n: epoc
 the ``cache``):
 
 1. one GPU, bagging K wide_deep members (``--hidden``), float32, ``jit_compile`` off and on (``--jit``), fed
-   (a) from the shards by ``make_dataset(shuffle=True, cache=...)`` + the bootstrap weights, given to ``fit`` as
+   (a) from the shards by ``make_dataset(read=ReadOptions(shuffle=True, cache=...))`` + the bootstrap weights, given to ``fit`` as
    ``fit_keras`` does (``ensembles.base.fit_input``: repeated, one iterator for all epochs), and (b) from memory:
    the same (inputs, label, weights) batches materialised once and served by ``from_tensor_slices`` (one element
    per batch), so only the input pipeline differs -> ratio (a)/(b). ``--sources`` adds ``memory_repeated`` (the

@@ -158,7 +158,7 @@ def fit_multi_worker(model: keras.Model, train_ds, eval_ds, loss, options: FitOp
                      learning_rate: float, epochs: int) -> dict:
     """Data-parallel training under ``MultiWorkerMirroredStrategy`` without ``model.fit``.
 
-    Each worker trains on its own part of the data: ``train_ds`` already is that part (``make_dataset(shard=...)``
+    Each worker trains on its own part of the data: ``train_ds`` already is that part (``make_dataset(read=ReadOptions(shard=...))``
     with the per-worker batch size), or, with ``options.data_shard``, every batch of the whole split is masked to
     the rows whose example key falls to this worker — for ensembles whose other steps (boosting's stage weights,
     stacking's out-of-fold predictions) need every worker to see the whole split. Per step, every replica computes the sum of its (weighted) per-example losses and the global loss is

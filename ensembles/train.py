@@ -132,7 +132,7 @@ def has_gbdt(model) -> bool:
 
 def _carve(dataset, mode, carve):
     """Keeps the train (``keep``) or eval (``holdout``) part of each batch by example-key hash (batches shrink:
-    only for the gbdt members' feed; the Keras members' data is carved before batching, ``make_dataset(keep=)``)."""
+    only for the gbdt members' feed; the Keras members' data is carved before batching, ``ReadOptions(keep=)``)."""
     import tensorflow as tf
 
     from tfpipe.features.graph import plain

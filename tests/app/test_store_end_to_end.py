@@ -85,14 +85,14 @@ def _batches(dataset):
 
 
 def test_shards_on_s3_read_as_the_same_batches_as_local(store_env, s3_adult, adult_small_dir):
-    from tfpipe.features.dataset import record_batches
+    from tfpipe.features.dataset import ReadOptions, record_batches
 
     odd = lambda keys: keys % 2 == 1   # noqa: E731
-    for kwargs in (dict(batch_size=256), dict(batch_size=100, shuffle=True, seed=3, repeat=False),
-                   dict(batch_size=128, keep=odd), dict(batch_size=64, shard=(1, 3), shuffle=True, seed=1)):
-        local = _batches(record_batches(adult_small_dir, "train", **kwargs))
-        remote = _batches(record_batches(s3_adult, "train", **kwargs))
-        assert remote == local and sum(map(len, local)) > 0, kwargs
+    for size, read in ((256, ReadOptions()), (100, ReadOptions(shuffle=True, seed=3, repeat=False)),
+                       (128, ReadOptions(keep=odd)), (64, ReadOptions(shard=(1, 3), shuffle=True, seed=1))):
+        local = _batches(record_batches(adult_small_dir, "train", size, read))
+        remote = _batches(record_batches(s3_adult, "train", size, read))
+        assert remote == local and sum(map(len, local)) > 0, (size, read)
 
 
 def test_make_dataset_from_s3_matches_local(store_env, s3_adult, adult_small_dir):

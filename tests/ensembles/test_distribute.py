@@ -21,7 +21,8 @@ data = sys.argv[1]       # a preprocessed Adult DIR
 spec = tff.fit_label(data, data, "income")
 compiled = tff.compile_features(tff.fit(default_config(data, data, label="income", numeric_embedding="none"), data),
                                 label_spec=spec)
-train = tff.make_dataset(data, "train", compiled, 256, cache=True, label=spec, deterministic=True).take(8)
+train = tff.make_dataset(data, "train", compiled, 256, label=spec,
+                         read=tff.ReadOptions(cache=True, deterministic=True)).take(8)
 results = {}
 for name in ("default", "mirrored"):
     strategy = make_strategy(name)
