@@ -26,6 +26,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -139,46 +140,57 @@ def _one(kind: str, csv_path: str, out_dir: str, workers: int) -> dict:
     return result
 
 
+class PeakRSS:
+    """Samples the resident memory of the given processes and their children until stopped: the peak of the
+    largest single process (``largest``), of all of them together (``total``) and their most (``processes``)."""
+
+    def __init__(self, pids, interval: float = 0.2):
+        import psutil
+
+        self.processes = [psutil.Process(pid) for pid in pids]
+        self.largest = self.total = self.processes_seen = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+
+    def _run(self, interval):
+        import psutil
+
+        while not self._stop.is_set():
+            sizes = []
+            for process in self.processes:
+                try:
+                    for p in [process, *process.children(recursive=True)]:
+                        sizes.append(p.memory_info().rss)
+                except psutil.Error:
+                    continue
+            if sizes:
+                self.largest, self.total = max(self.largest, max(sizes)), max(self.total, sum(sizes))
+                self.processes_seen = max(self.processes_seen, len(sizes))
+            self._stop.wait(interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
 def _measured(kind: str, csv_path: str, out_dir: str) -> dict:
     """Runs ``kind`` in a child process, sampling the RSS of its process tree every 0.1 s."""
     import json
     import subprocess
-    import threading
-
-    import psutil
 
     child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--one", kind, "--csv", csv_path,
                               "--workdir", out_dir], stdout=subprocess.PIPE, text=True)
-    peak = {"process": 0, "tree": 0, "processes": 1}
-    done = threading.Event()
-
-    def sample():
-        root = psutil.Process(child.pid)
-        while not done.wait(0.1):
-            try:
-                tree = [root] + root.children(recursive=True)
-                sizes = []
-                for process in tree:
-                    try:
-                        sizes.append(process.memory_info().rss)
-                    except psutil.Error:
-                        pass
-            except psutil.Error:
-                continue
-            peak["process"] = max(peak["process"], max(sizes, default=0))
-            peak["tree"] = max(peak["tree"], sum(sizes))
-            peak["processes"] = max(peak["processes"], len(sizes))
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    output, _ = child.communicate()
-    done.set()
-    thread.join()
+    with PeakRSS([child.pid], interval=0.1) as peak:
+        output, _ = child.communicate()
     if child.returncode:
         raise RuntimeError(f"{kind} failed with exit status {child.returncode}")
     result = json.loads(output.strip().splitlines()[-1])
-    result.update(peak_process_mb=peak["process"] / 2**20, peak_tree_mb=peak["tree"] / 2**20,
-                  processes=peak["processes"])
+    result.update(peak_process_mb=peak.largest / 2**20, peak_tree_mb=peak.total / 2**20,
+                  processes=max(peak.processes_seen, 1))
     return result
 
 

@@ -29,48 +29,11 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from preprocess_benchmark import make_rows  # noqa: E402
-
-
-class PeakRSS:
-    """Samples the resident memory of the given processes (and their children) until stopped: the peak of the
-    largest single process, and of all of them together."""
-
-    def __init__(self, pids, interval: float = 0.2):
-        import psutil
-
-        self.processes = [psutil.Process(pid) for pid in pids]
-        self.largest = self.total = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
-
-    def _run(self, interval):
-        import psutil
-
-        while not self._stop.is_set():
-            sizes = []
-            for process in self.processes:
-                try:
-                    for p in [process, *process.children(recursive=True)]:
-                        sizes.append(p.memory_info().rss)
-                except psutil.Error:
-                    continue
-            if sizes:
-                self.largest, self.total = max(self.largest, max(sizes)), max(self.total, sum(sizes))
-            self._stop.wait(interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+from preprocess_benchmark import PeakRSS, make_rows  # noqa: E402
 
 
 def digest(output: str) -> str:
@@ -166,8 +129,9 @@ def main(argv=None) -> int:
                 shutil.rmtree(output, ignore_errors=True)
             run, fixed = row["run"], row["fixed"]
             row["rows_per_s"] = run["rows"] / run["seconds"]
-            row["marginal_rows_per_s_per_core"] = ((run["rows"] - fixed["rows"]) /
-                                                   max(run["seconds"] - fixed["seconds"], 1e-9) / workers)
+            extra = run["seconds"] - fixed["seconds"]   # <= 0 on inputs too small to tell from the fixed cost
+            row["marginal_rows_per_s_per_core"] = ((run["rows"] - fixed["rows"]) / extra / workers
+                                                   if extra > 0 else None)
             results.append(row)
             print(json.dumps(row), flush=True)
             if args.json:
@@ -185,9 +149,10 @@ def table(results) -> str:
         base.setdefault(row["runner"], row["rows_per_s"] if row["workers"] == 1 else None)
         one = base[row["runner"]]
         efficiency = f"{row['rows_per_s'] / (row['workers'] * one):.2f}" if one else "-"
-        run = row["run"]
+        run, marginal = row["run"], row["marginal_rows_per_s_per_core"]
+        marginal = "-" if marginal is None else f"{marginal:,.0f}"
         lines.append(f"| {row['runner']} | {row['workers']} | {run['seconds']:.1f} | {row['rows_per_s']:,.0f} | "
-                     f"{row['rows_per_s'] / row['workers']:,.0f} | {row['marginal_rows_per_s_per_core']:,.0f} | "
+                     f"{row['rows_per_s'] / row['workers']:,.0f} | {marginal} | "
                      f"{efficiency} | {row['fixed']['seconds']:.1f} | {run['worker_peak_rss'] / 1e6:,.0f} MB | "
                      f"{run['workers_rss'] / 1e6:,.0f} MB | {run['digest']} |")
     return "\n".join(lines)

@@ -126,8 +126,6 @@ def _flag_value(path: str, value):
         return [kind.strip() for kind in value.split(",") if kind.strip()]
     if path == "keras.hidden":
         return [int(width) for width in value.split(",") if width.strip()]
-    if path == "time_limit" and value is None:
-        return None
     return value
 
 

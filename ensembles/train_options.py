@@ -37,18 +37,13 @@ from tfpipe.ensembles import registry
 from tfpipe.ensembles.ensemble_options import (BaggingOptions, BoostingOptions, EnsembleOptions,  # noqa: F401
                                                SelectionOptions, StackingOptions, _fail, _is_int, _is_number)
 from tfpipe.ensembles.member_kinds import is_tree_kind
+from tfpipe.ensembles.tree_params import parse_params
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
 JIT_COMPILE = ("auto", "on", "off", True, False)
 TREE_DEVICES = ("auto", "cpu", "cuda")
 TASKS = ("binary", "multiclass", "regression")
-
-
-def _params(value, flag: str) -> tuple:
-    from tfpipe.ensembles.tree_params import parse_params
-
-    return parse_params(value, flag)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +82,7 @@ class XGBoostOptions:
     device: str = "auto"
 
     def __post_init__(self):
-        object.__setattr__(self, "params", _params(self.params, "--gbdt-param"))
+        object.__setattr__(self, "params", parse_params(self.params, "--gbdt-param"))
         if self.device not in TREE_DEVICES:
             _fail(self, "device", f"one of {TREE_DEVICES}")
 
@@ -99,7 +94,7 @@ class LightGBMOptions:
     params: tuple = ()
 
     def __post_init__(self):
-        object.__setattr__(self, "params", _params(self.params, "--lgbm-param"))
+        object.__setattr__(self, "params", parse_params(self.params, "--lgbm-param"))
 
 
 @dataclasses.dataclass(frozen=True)
