@@ -1,16 +1,24 @@
-"""The Beam pipelines of ``tfpipe preprocess``: schema inference (pass 1), then validate → encode → write (pass 2).
+"""The Beam pipelines of ``tfpipe preprocess``: validate → encode → write, and the schema inference.
+
+Without ``--schema`` the write pipeline runs under a sampled schema's relaxed rules and also gathers every
+chunk's type evidence, from which :class:`WriteSummary` writes the full schema (one pass, see "One pass" in
+:mod:`tfpipe.pipelines.schema_inference`); ``build_infer_pipeline`` is the separate inference pass, for
+``--infer-schema full-pass`` and for when the sample turns out wrong.
 
 Elements are whole chunks and Arrow arrays, never single rows, so the per-element cost of a runner does not
 scale with the row count. Every file goes through :mod:`tfpipe.pipelines.storage` (Beam's FileSystems), so
 workers that share no disk with the driver write straight to the job's work directory on the object store.
 
-Pass 2 is built so that it runs on every Beam runner, the experimental ``DaskRunner`` included:
+The write pipeline is built so that it runs on every Beam runner, the experimental ``DaskRunner`` included,
+and costs the runner little past the chunks themselves:
 
-- one output per ParDo (tagged elements, split by ``Select``): Beam 2.77's Dask ParDo merges the tagged outputs
-  of a multi-output ParDo into one collection;
-- no side input carries job data (the schema is a constructor argument, known after pass 1): Dask computes a
-  side input inside the consuming task, outside the job's graph, so the work upstream of it would run twice;
-- every output flows into one final ``WriteSummary``: Dask computes only the graph of the last transform.
+- one output per ParDo (keyed elements): Beam 2.77's Dask ParDo merges the tagged outputs of a multi-output
+  ParDo into one collection;
+- no side input carries job data (the schema is a constructor argument): Dask computes a side input inside the
+  consuming task, outside the job's graph, so the work upstream of it would run twice;
+- every output flows into one final ``WriteSummary``: Dask computes only the graph of the last transform;
+- two ``GroupByKey`` steps in all (see :func:`build_write_pipeline`): on Dask each one is a task-based shuffle
+  over one partition per chunk.
 
 Nothing gathers rows in one worker: each chunk writes its rows of every shard as a *piece* and its rejected
 rows as a JSON-lines piece; a shard is its pieces concatenated in input order (TFRecord files concatenate
@@ -52,7 +60,7 @@ from tfpipe.pipelines import storage
 from tfpipe.pipelines.example_encoder import encode_examples
 from tfpipe.pipelines.readers import CsvOptions, read_chunk
 from tfpipe.pipelines.schema import FeatureRule
-from tfpipe.pipelines.schema_inference import evidence_of_batch, merge_evidence
+from tfpipe.pipelines.schema_inference import evidence_of_batch, merge_evidence, relaxed_rules
 from tfpipe.pipelines.sources import Chunk
 from tfpipe.pipelines.splitting import assign_shards, assign_splits, row_hashes
 from tfpipe.pipelines.statistics import DatasetStatsAccumulator
@@ -193,19 +201,25 @@ def job_rules(schema_bytes: bytes, label: Optional[str]) -> tuple:
 class ProcessChunk(beam.DoFn):
     """Pass 2: read → validate → encode → write one chunk's pieces.
 
-    Emits ``("piece", (split, shard), info)`` per piece, ``("stats", split, accumulator)`` per split and one
-    ``("chunk", counts)``; rejected rows go to the chunk's JSON-lines piece, numbered by line within the chunk.
+    Emits keyed elements, all grouped by one ``GroupByKey`` (see :class:`FinishGroup`): ``(("piece", split,
+    shard), info)`` per piece, ``(("stats", split, *group), (order, accumulator))`` per split, one
+    ``(("file", file), counts)`` and, under a ``sampled`` schema (whose relaxed rules it enforces), one
+    ``(("evidence", *group), (order, (evidence, rows)))``; rejected rows go to the chunk's JSON-lines piece, numbered by line within the chunk.
     """
 
-    def __init__(self, config: JobConfig, schema_bytes: bytes):
-        self.config, self.schema_bytes = config, schema_bytes
+    def __init__(self, config: JobConfig, schema_bytes: bytes, sampled: bool = False):
+        self.config, self.schema_bytes, self.sampled = config, schema_bytes, sampled
 
     def setup(self):
-        self._rules: Sequence[FeatureRule] = job_rules(self.schema_bytes, self.config.label)
+        rules = job_rules(self.schema_bytes, self.config.label)
+        self._rules: Sequence[FeatureRule] = relaxed_rules(rules, self.config.label) if self.sampled else rules
 
     def process(self, chunk: Chunk):
         config = self.config
         batch = read_chunk(chunk, config.csv)
+        if self.sampled:    # the evidence the full schema is decided from (what the inference pass would see)
+            evidence = evidence_of_batch(batch.columns, config.validation, chunk.file_index, chunk.chunk_index)
+            yield ("evidence", *_group(chunk)), (chunk.order_key, (evidence, len(batch.row_numbers)))
         rejects = [(number, text, reason, None) for number, text, reason in batch.structural]
         written = {}
         if len(batch.row_numbers):
@@ -227,7 +241,7 @@ class ProcessChunk(beam.DoFn):
                 json.dumps({"local": local, "field": field, "reason": reason, "raw": raw}, ensure_ascii=False) + "\n"
                 for local, raw, reason, field in rejects))
         _mark_progress(config, "write", chunk, batch.num_rows_read)
-        yield "chunk", {
+        yield ("file", chunk.file_index), {
             "file": chunk.file_index, "chunk": chunk.chunk_index, "source": chunk.path, "first_row": chunk.first_row,
             "lines": batch.line_count, "read": batch.num_rows_read, "blank_lines": batch.blank_lines,
             "written": written, "rejected": len(rejects), "reject_piece": reject_piece}
@@ -259,13 +273,13 @@ class ProcessChunk(beam.DoFn):
             split = names[int(split_index[start])]
             stats = DatasetStatsAccumulator(split)
             stats.add_batch({name: array.slice(start, end - start) for name, array in columns.items()}, kinds)
-            yield "stats", split, (chunk.order_key, stats)
+            yield ("stats", split, *_group(chunk)), (chunk.order_key, stats)
             shard_bounds = np.flatnonzero(np.diff(shard_index[start:end])) + 1 + start
             for low, high in zip(np.r_[start, shard_bounds], np.r_[shard_bounds, end]):
                 shard = int(shard_index[low])
                 path = config.piece_path(split, shard, chunk)
                 count, size = write_tfrecords(path, examples.slice(low, high - low), crcs=crcs[low:high])
-                yield "piece", (split, shard), {"order": chunk.order_key, "path": path, "records": count,
+                yield ("piece", split, shard), {"order": chunk.order_key, "path": path, "records": count,
                                                 "bytes": size}
             written[split] = int(end - start)
         return written
@@ -285,7 +299,7 @@ class _Counting:
         pass
 
 
-class WriteShard(beam.DoFn):
+def write_shard(config: JobConfig, split: str, shard: int, pieces) -> dict:
     """Writes one shard by concatenating, in input order, the pieces the chunks wrote for it.
 
     TFRecord files concatenate into a valid TFRecord file, so rows never travel through the runner's
@@ -294,28 +308,22 @@ class WriteShard(beam.DoFn):
     streamed into one new object. GZIP shards are one gzip stream (zero timestamp) over the pieces, streamed.
     The pieces are left for the driver to delete, so a retried bundle finds them again.
     """
-
-    def __init__(self, config: JobConfig):
-        self.config = config
-
-    def process(self, keyed):
-        (split, shard), pieces = keyed
-        pieces = sorted((piece for piece in pieces if piece is not None), key=lambda piece: tuple(piece["order"]))
-        sources = [piece["path"] for piece in pieces]
-        path = self.config.shard_path(split, shard)
-        if self.config.compression == "gzip":
-            with storage.create(path) as raw:
-                counting = _Counting(raw)
-                with gzip.GzipFile(fileobj=counting, mode="wb", mtime=0, filename="") as stream:
-                    for source in sources:
-                        with storage.open_read(source) as handle:
-                            storage.copy_stream(handle, stream)
-            size = counting.count
-        else:
-            _assemble(sources, path)
-            size = sum(piece["bytes"] for piece in pieces)
-        yield "shard", {"split": split, "shard": shard, "records": sum(piece["records"] for piece in pieces),
-                        "bytes": size, "path": storage.basename(path)}
+    pieces = sorted((piece for piece in pieces if piece is not None), key=lambda piece: tuple(piece["order"]))
+    sources = [piece["path"] for piece in pieces]
+    path = config.shard_path(split, shard)
+    if config.compression == "gzip":
+        with storage.create(path) as raw:
+            counting = _Counting(raw)
+            with gzip.GzipFile(fileobj=counting, mode="wb", mtime=0, filename="") as stream:
+                for source in sources:
+                    with storage.open_read(source) as handle:
+                        storage.copy_stream(handle, stream)
+        size = counting.count
+    else:
+        _assemble(sources, path)
+        size = sum(piece["bytes"] for piece in pieces)
+    return {"split": split, "shard": shard, "records": sum(piece["records"] for piece in pieces), "bytes": size,
+            "path": storage.basename(path)}
 
 
 def _assemble(sources: Sequence[str], target: str) -> None:
@@ -360,53 +368,103 @@ def _concatenate(sources: Sequence[str], target: str) -> None:
                     shutil.copyfileobj(handle, out, 16 << 20)
 
 
-class WriteRejected(beam.DoFn):
-    """The rejected rows of one input file: its chunks' pieces in order, renumbered to the file's line numbers.
+def write_rejected(config: JobConfig, file_index: int, chunks: list) -> Optional[dict]:
+    """The rejected rows of one input file: its chunks' pieces in order, renumbered to the file's line numbers
+    (None: the file has none).
 
     The pieces are streamed line by line; only the per-chunk counts are held.
+    """
+    chunks = sorted(chunks, key=lambda count: count["chunk"])
+    if not any(count["reject_piece"] for count in chunks):
+        return None
+    relative = config.rejected_path(file_index)
+    rows = 0
+    with storage.create(storage.join(config.work_dir, *relative.split("/"))) as out:
+        lines_before = 0
+        for count in chunks:
+            if count["reject_piece"]:
+                with storage.text_reader(count["reject_piece"]) as handle:
+                    for line in handle:
+                        piece = json.loads(line)
+                        record = {"source": count["source"],
+                                  "row": count["first_row"] + lines_before + piece["local"] - 1,
+                                  "field": piece["field"], "reason": piece["reason"], "raw": piece["raw"]}
+                        out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+                        rows += 1
+            lines_before += count["lines"]
+    return {"file": file_index, "path": relative, "rows": rows}
+
+
+STATS_FAN_IN = 64   # chunks per group: statistics and evidence are merged per group first, then the groups
+
+
+def _group(chunk: Chunk) -> tuple:
+    """The merge group of a chunk's statistics and evidence (the first level of a two-level merge tree: no
+    worker holds more than STATS_FAN_IN chunks' accumulators, the summary one per group)."""
+    return chunk.file_index, chunk.chunk_index // STATS_FAN_IN
+
+
+def _merged_in_order(items):
+    """Merges ``(order, accumulator)`` items in ``order``: floating-point sums and sketches then come out the same
+    on every runner (a CombineFn merges in whatever order the runner picks, which changed the last digits)."""
+    merged = None
+    for _, accumulator in sorted(items, key=lambda item: tuple(item[0])):
+        merged = accumulator if merged is None else merged.merge(accumulator)
+    return merged
+
+
+def _merged_evidence(items) -> tuple:
+    """Merges ``(order, (evidence, rows))`` items; the result does not depend on the order (sums, minimum
+    positions, set unions)."""
+    merged, rows = {}, 0
+    for _, (evidence, count) in items:
+        merged = merge_evidence(merged, evidence)
+        rows += count
+    return merged, rows
+
+
+class FinishGroup(beam.DoFn):
+    """Does what one key of the job's single ``GroupByKey`` needs once every chunk is done, emitting
+    ``(kind, value)`` for the summary:
+
+    - ``("piece", split, shard)``: writes the shard from its pieces → ``("shard", info)``;
+    - ``("stats", split, *group)``: merges the group's statistics in input order → ``("stats", (split, group,
+      accumulator))``;
+    - ``("file", file)``: writes the file's rejected rows → ``("rejected", info)`` and its chunks' counts →
+      ``("chunk", counts)`` each;
+    - ``("evidence", *group)``: merges the group's evidence → ``("evidence", (group, (evidence, rows)))``.
+
+    One grouping step instead of one per kind: on the DaskRunner each ``GroupByKey`` is a task-based shuffle over
+    every chunk's partition, and seven of them in a row made most of the job's tail after the last chunk.
     """
 
     def __init__(self, config: JobConfig):
         self.config = config
 
     def process(self, keyed):
-        file_index, chunks = keyed
-        chunks = sorted(chunks, key=lambda count: count["chunk"])
-        if not any(count["reject_piece"] for count in chunks):
-            return
-        relative = self.config.rejected_path(file_index)
-        rows = 0
-        with storage.create(storage.join(self.config.work_dir, *relative.split("/"))) as out:
-            lines_before = 0
-            for count in chunks:
-                if count["reject_piece"]:
-                    with storage.text_reader(count["reject_piece"]) as handle:
-                        for line in handle:
-                            piece = json.loads(line)
-                            record = {"source": count["source"],
-                                      "row": count["first_row"] + lines_before + piece["local"] - 1,
-                                      "field": piece["field"], "reason": piece["reason"], "raw": piece["raw"]}
-                            out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
-                            rows += 1
-                lines_before += count["lines"]
-        yield "rejected", {"file": file_index, "path": relative, "rows": rows}
-
-
-STATS_FAN_IN = 64   # chunk statistics merged per group at the first level of the merge tree
-
-
-def _merge_in_order(keyed):
-    """Merges ``(order, accumulator)`` items in ``order``: floating-point sums and sketches then come out the same
-    on every runner (a CombineFn merges in whatever order the runner picks, which changed the last digits)."""
-    key, items = keyed
-    merged = None
-    for _, accumulator in sorted(items, key=lambda item: tuple(item[0])):
-        merged = accumulator if merged is None else merged.merge(accumulator)
-    return key, merged
+        key, values = keyed
+        kind = key[0]
+        if kind == "piece":
+            yield "shard", write_shard(self.config, key[1], key[2], values)
+        elif kind == "stats":
+            yield "stats", (key[1], key[2:], _merged_in_order(values))
+        elif kind == "file":
+            counts = list(values)
+            rejected = write_rejected(self.config, key[1], counts)
+            if rejected is not None:
+                yield "rejected", rejected
+            for count in counts:
+                yield "chunk", count
+        elif kind == "evidence":
+            yield "evidence", (key[1:], _merged_evidence(values))
+        else:
+            raise ValueError(f"unknown key {key!r}")
 
 
 class WriteSummary(beam.DoFn):
-    """Writes the statistics and the summary the driver checks (shards, per-chunk counts, rejected files)."""
+    """Writes the statistics (each split's groups merged in input order) and the summary the driver checks
+    (shards, per-chunk counts, rejected files), and under a sampled schema the full schema, from the merged
+    evidence."""
 
     def __init__(self, config: JobConfig, schema_bytes: bytes):
         self.config, self.schema_bytes = config, schema_bytes
@@ -417,14 +475,18 @@ class WriteSummary(beam.DoFn):
 
         config = self.config
         _, items = keyed
-        by_kind: dict = {"shard": [], "stats": [], "rejected": [], "chunk": []}
+        by_kind: dict = {"shard": [], "stats": [], "rejected": [], "chunk": [], "evidence": []}
         for kind, value in items:
             by_kind[kind].append(value)
-        by_split = dict(by_kind["stats"])
+        if by_kind["evidence"]:
+            _write_schema_from_evidence((None, _merged_evidence(by_kind["evidence"])), config)
+        groups: dict = {}
+        for split, group, accumulator in by_kind["stats"]:
+            groups.setdefault(split, []).append((group, accumulator))
         statistics = statistics_pb2.DatasetFeatureStatisticsList()
         order = [rule.name for rule in job_rules(self.schema_bytes, config.label)]
         for split in config.split_names:
-            accumulator = by_split.get(split) or DatasetStatsAccumulator(split)
+            accumulator = _merged_in_order(groups.get(split, ())) or DatasetStatsAccumulator(split)
             statistics.datasets.append(accumulator.to_proto(order))
         storage.write_text(storage.join(config.work_dir, STATISTICS_FILE), text_format.MessageToString(statistics))
         counts = sorted(by_kind["chunk"], key=lambda c: (c["file"], c["chunk"]))
@@ -439,47 +501,24 @@ class WriteSummary(beam.DoFn):
         yield summary["rejected"]
 
 
-def _select(kind: str):
-    """``Select(kind)``: the ``(kind, *rest)`` elements of a tagged collection, without the tag."""
-    def select(element):
-        if element[0] == kind:
-            yield element[1:] if len(element) > 2 else element[1]
-    return select
+def build_write_pipeline(pipeline, chunks: Sequence[Chunk], config: JobConfig, schema_bytes: bytes,
+                         sampled: bool = False):
+    """Validates, encodes and writes every chunk; shards, rejected rows, statistics and ``_summary.json`` land
+    under ``config.work_dir``. With ``sampled``, ``schema_bytes`` is a sample's schema, of which the job
+    enforces the relaxed rules, and the full schema is written to ``WORK/schema.pbtxt`` too.
 
-
-def build_write_pipeline(pipeline, chunks: Sequence[Chunk], config: JobConfig, schema_bytes: bytes):
-    """Pass 2: validate, encode and write every chunk; shards, rejected rows, statistics and ``_summary.json``
-    land under ``config.work_dir``."""
+    Two grouping steps in all: every chunk's keyed outputs (and an empty entry per shard, so that a shard no
+    row falls into is still written) → :class:`FinishGroup` per key → everything to one :class:`WriteSummary`.
+    """
     processed = (pipeline
                  | "Chunks" >> beam.Create(list(chunks), reshuffle=True)
-                 | "Process" >> beam.ParDo(ProcessChunk(config, schema_bytes)))
-    every_shard = [((split, shard), None) for split in config.split_names
+                 | "Process" >> beam.ParDo(ProcessChunk(config, schema_bytes, sampled)))
+    every_shard = [(("piece", split, shard), None) for split in config.split_names
                    for shard in range(config.num_shards[split])]
-    shards = ((processed | "Pieces" >> beam.FlatMap(_select("piece")),
-               pipeline | "EveryShard" >> beam.Create(every_shard))
-              | "WithEmptyShards" >> beam.Flatten()
-              | "GroupPieces" >> beam.GroupByKey()
-              | "WriteShards" >> beam.ParDo(WriteShard(config)))
-    # A two-level merge tree in input order: no worker holds more than STATS_FAN_IN chunks' statistics at the
-    # first level, or one accumulator per group at the second.
-    stats = (processed
-             | "Stats" >> beam.FlatMap(_select("stats"))
-             | "StatsGroups" >> beam.Map(lambda item: ((item[0], item[1][0][0], item[1][0][1] // STATS_FAN_IN),
-                                                        item[1]))
-             | "GroupStats" >> beam.GroupByKey()
-             | "MergeGroups" >> beam.Map(_merge_in_order)
-             | "StatsSplits" >> beam.Map(lambda item: (item[0][0], (item[0][1:], item[1])))
-             | "GroupSplits" >> beam.GroupByKey()
-             | "MergeSplits" >> beam.Map(_merge_in_order)
-             | "TagStats" >> beam.Map(lambda split_stats: ("stats", split_stats)))
-    counts = processed | "Counts" >> beam.FlatMap(_select("chunk"))
-    rejected = (counts
-                | "ByFile" >> beam.Map(lambda count: (count["file"], count))
-                | "GroupByFile" >> beam.GroupByKey()
-                | "WriteRejected" >> beam.ParDo(WriteRejected(config)))
-    tagged_counts = counts | "TagCounts" >> beam.Map(lambda count: ("chunk", count))
-    return ((shards, stats, rejected, tagged_counts)
-            | "Results" >> beam.Flatten()
+    return ((processed, pipeline | "EveryShard" >> beam.Create(every_shard))
+            | "WithEmptyShards" >> beam.Flatten()
+            | "GroupByKind" >> beam.GroupByKey()
+            | "Finish" >> beam.ParDo(FinishGroup(config))
             | "Together" >> beam.Map(lambda item: (None, item))
             | "Gather" >> beam.GroupByKey()
             | "WriteSummary" >> beam.ParDo(WriteSummary(config, schema_bytes)))

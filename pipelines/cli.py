@@ -34,6 +34,10 @@ def register(subparsers) -> None:
     parser.add_argument("--format", default="auto", choices=["auto", "csv", "parquet", "jsonl"])
     parser.add_argument("--column-names", help="comma-separated CSV column names (files without a header)")
     parser.add_argument("--schema", metavar="FILE", help="tensorflow_metadata Schema (text format) to enforce")
+    parser.add_argument("--infer-schema", choices=["sample", "full-pass"], default=None,
+                        help="without --schema: 'sample' (default) guesses it from a sample and checks it against "
+                             "the whole data in the same pass (writing again only if it was wrong); 'full-pass' "
+                             "reads the data once more first")
     parser.add_argument("--split", metavar="NAME=FRACTION,...",
                         help="split rows by a hash of --key (or of the whole row), e.g. train=0.8,eval=0.2")
     parser.add_argument("--key", default="", help="comma-separated key columns for the split hash")

@@ -1,7 +1,7 @@
 """``tfpipe preprocess``: raw CSV / Parquet / JSON lines → validated ``tf.Example`` shards + statistics + schema.
 
-Two Beam pipelines when no ``--schema`` is given (infer the schema, then validate / encode / write; only the
-second with one), on any runner, with inputs and ``--output`` on any store Beam's FileSystems handle
+One Beam pipeline (validate / encode / write; without ``--schema`` it infers the schema in the same pass from
+the evidence of every chunk, see "One pass" in :mod:`tfpipe.pipelines.schema_inference`), on any runner, with inputs and ``--output`` on any store Beam's FileSystems handle
 (:mod:`tfpipe.pipelines.storage`). Everything is written into a temporary sibling of the output and published
 at the end (:mod:`tfpipe.pipelines.publish`; on object stores ``manifest.json`` is written last and is the
 commit marker), so a failed or interrupted job leaves no half dataset. The job checks its own books:
@@ -80,6 +80,7 @@ class PreprocessOptions:
     value_maps: dict = dataclasses.field(default_factory=dict)
     dataset_name: Optional[str] = None
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    infer_schema: str = "sample"  # without --schema: "sample" (one pass) or "full-pass" (an inference pass first)
     progress: bool = True
     report: bool = True          # DIR/report.html + DIR/report/*.png (pipelines/report.py)
 
@@ -220,10 +221,13 @@ def _prepare_output(options: PreprocessOptions) -> tuple[str, str]:
 
 def run_preprocess(options: PreprocessOptions) -> dict:
     """Runs the whole job; returns the manifest written to ``OUTPUT/manifest.json``."""
-    from tfpipe.pipelines.beam_job import (PROGRESS_DIR, SCHEMA_FILE, SCRATCH_DIRS, SUMMARY_FILE,
+    from tfpipe.pipelines.beam_job import (PROGRESS_DIR, REJECTED_DIR, SCHEMA_FILE, SCRATCH_DIRS, SUMMARY_FILE,
                                            JobConfig, build_infer_pipeline, build_write_pipeline)
+    from tfpipe.pipelines.schema_inference import rules_differ, sampled_schema
     from tfpipe.pipelines.runner_options import pipeline_options
 
+    if options.infer_schema not in ("sample", "full-pass"):
+        raise PreprocessError(f"--infer-schema {options.infer_schema!r}: expected sample or full-pass")
     if options.compression not in ("none", "gzip"):
         raise PreprocessError(f"--compression {options.compression!r}: expected none or gzip")
     if not 0.0 <= options.max_rejected_fraction <= 1.0:
@@ -256,17 +260,36 @@ def run_preprocess(options: PreprocessOptions) -> dict:
                            dataset_name=_dataset_name(options), progress_markers=options.progress and local)
         progress_dir = storage.join(work_dir, PROGRESS_DIR) if local else None
         schema_path = storage.join(work_dir, SCHEMA_FILE)
-        if given_schema is None:
+        passes = 1
+        sampled = given_schema is None and options.infer_schema == "sample"
+        if given_schema is not None:
+            schema = given_schema
+            write_schema(schema, schema_path)
+        elif sampled:
+            schema = sampled_schema(chunks, csv, validation, options.label)
+        else:
             _run_beam(options, beam_options, lambda p: build_infer_pipeline(p, chunks, config), progress_dir,
                       len(chunks), "inferring the schema")
             schema = read_schema(schema_path)
-        else:
-            schema = given_schema
-            write_schema(schema, schema_path)
+            passes = 2
         rules = _check_columns(schema, options)
-        _run_beam(options, beam_options,
-                  lambda p: build_write_pipeline(p, chunks, config, schema.SerializeToString()), progress_dir,
-                  len(chunks) * (1 if given_schema is not None else 2), "validating and writing")
+
+        def write(schema, sampled: bool, passes: int) -> None:
+            _run_beam(options, beam_options,
+                      lambda p: build_write_pipeline(p, chunks, config, schema.SerializeToString(), sampled),
+                      progress_dir, len(chunks) * passes, "validating and writing")
+
+        write(schema, sampled, passes)
+        if sampled:
+            full = read_schema(schema_path)
+            rules = _check_columns(full, options)
+            why = rules_differ(rules_from_schema(schema), rules_from_schema(full), options.label)
+            if why is not None:
+                print(f"[tfpipe] the schema of the sample was not the whole data's ({why}): writing again under "
+                      f"the whole data's schema", file=sys.stderr, flush=True)
+                for written in SCRATCH_DIRS + (config.tfds_subdir, REJECTED_DIR):    # the rest is rewritten
+                    storage.delete_tree(storage.join(work_dir, written))
+                write(full, False, 1)
         summary = json.loads(storage.read_text(storage.join(work_dir, SUMMARY_FILE)))
         manifest = _manifest(options, files, config, summary)
         _check_books(manifest, summary, output, work_dir, options)

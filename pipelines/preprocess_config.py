@@ -25,9 +25,10 @@ FLAGS = {
     "runner": "--runner", "beam_args": "(any other --flag: a Beam option)", "delimiter": "--delimiter",
     "csv_multiline": "--csv-multiline", "null_values": "--null-values", "strip": "--no-strip",
     "chunk_bytes": "--chunk-mb", "report": "--no-report", "dataset_name": "--dataset-name",
-    "max_field_bytes": "--max-field-bytes",
+    "max_field_bytes": "--max-field-bytes", "infer_schema": "--infer-schema",
 }
-_STRINGS = ("label", "format", "schema", "split", "compression", "runner", "delimiter", "dataset_name")
+_STRINGS = ("label", "format", "schema", "split", "compression", "runner", "delimiter", "dataset_name",
+            "infer_schema")
 
 
 def _names(text: str | None) -> list[str]:

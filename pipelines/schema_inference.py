@@ -17,6 +17,17 @@ value is missing, a number or an integer depends on the value alone, and tabular
 values (Adult: 2 to 120 per 137k-row chunk, ``fnlwgt`` 21k). Measured on a 16 MB Adult chunk: 0.27 s → 0.06 s
 (the regular expressions ran over every value before).
 
+**One pass.** Without ``--schema`` the job guesses the schema from a sample (:func:`sampled_schema`: the first
+MiB of a few chunks, read by the driver), writes the shards under the sample's *relaxed* rules
+(:func:`relaxed_rules`: types and valency only) while every chunk also yields its evidence, and decides the
+schema from the full evidence at the end. The checks the relaxed rules leave out (required, domain, list
+lengths) cannot reject a row of the data the schema was inferred from: an inferred domain holds every value
+seen, a column is required only when no value is missing, a list's minimum length is the shortest seen. So
+when the full schema's relaxed rules equal the sample's (:func:`rules_differ`), the shards, statistics and
+rejected rows are byte for byte those of two passes (infer, then write); otherwise the job writes again
+under the full schema (what two passes cost, plus the wasted pass). Measured on the 16M-row Adult CSV:
+the evidence costs ~4% of the write pass, the pass it saves 20-25% of the job.
+
 Example::
 
     >>> import pyarrow as pa
@@ -28,7 +39,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -36,9 +47,13 @@ import pyarrow.compute as pc
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from tfpipe.pipelines.row_checks import ValidationOptions, _FLOAT_PATTERN, _INT_PATTERN, is_text_type, to_utf8
+from tfpipe.pipelines.schema import FeatureRule
+from tfpipe.pipelines.sources import Chunk
 
 TYPE_AGREEMENT = 0.99
 MAX_DOMAIN_SIZE = 100
+SAMPLE_CHUNKS = 8            # chunks the driver reads to guess the schema (the first of the first files, then spread)
+SAMPLE_BYTES = 1 << 20       # of each text chunk (a Parquet sample is one row group)
 _LEADING_ZERO = r"^[+-]?0[0-9]"
 
 
@@ -217,3 +232,73 @@ def schema_from_evidence(evidence: Mapping[str, ColumnEvidence], rows: int,
             domain = schema.string_domain.add(name=name, value=sorted(column.distinct))
             feature.domain = domain.name
     return schema
+
+
+def sample_chunks(chunks: Sequence[Chunk], count: int = SAMPLE_CHUNKS, sample_bytes: int = SAMPLE_BYTES) -> list:
+    """The chunks :func:`sampled_schema` reads: the first chunk of the first ``count // 2`` files, then chunks
+    spread evenly over the rest, text chunks cut to their first ``sample_bytes`` (a line belongs to the chunk it
+    starts in, so a cut chunk still reads whole lines).
+
+    >>> chunks = [Chunk(0, i, "a.csv", "csv", None, i * 100, i * 100 + 100) for i in range(10)]
+    >>> [(c.chunk_index, c.end - c.start) for c in sample_chunks(chunks, count=3, sample_bytes=10)]
+    [(0, 10), (4, 10), (9, 10)]
+    """
+    firsts = [index for index, chunk in enumerate(chunks) if chunk.chunk_index == 0][:max(1, count // 2)]
+    spread = np.linspace(0, len(chunks) - 1, num=max(0, count - len(firsts)) + 1).round().astype(int)[1:]
+    picked = sorted(set(firsts) | set(spread.tolist()))[:count] if chunks else []
+    return [chunk if chunk.format == "parquet" else
+            dataclasses.replace(chunk, end=min(chunk.end, chunk.start + sample_bytes)) for chunk in
+            (chunks[index] for index in picked)]
+
+
+def sampled_schema(chunks: Sequence[Chunk], csv_options, options: ValidationOptions,
+                   label: Optional[str] = None) -> schema_pb2.Schema:
+    """The schema the :func:`sample_chunks` of ``chunks`` give (see "One pass" above)."""
+    from tfpipe.pipelines.readers import read_chunk
+
+    evidence, rows = {}, 0
+    for chunk in sample_chunks(chunks):
+        batch = read_chunk(chunk, csv_options)
+        evidence = merge_evidence(evidence, evidence_of_batch(batch.columns, options, chunk.file_index,
+                                                              chunk.chunk_index))
+        rows += len(batch.row_numbers)
+    return schema_from_evidence(evidence, rows, required=(label,) if label else ())
+
+
+def relaxed_rules(rules: Sequence[FeatureRule], label: Optional[str]) -> tuple:
+    """The checks of ``rules`` that an inferred schema's sample can be trusted with: the type, one value or a
+    list, NaN / infinity; no required values (but the label), no domain, no list lengths (see "One pass")."""
+    return tuple(FeatureRule(rule.name, rule.kind, required=rule.name == label, multivalued=rule.multivalued,
+                             allow_nan=rule.allow_nan, allow_inf=rule.allow_inf) for rule in rules)
+
+
+def rules_differ(sampled: Sequence[FeatureRule], full: Sequence[FeatureRule], label: Optional[str]) -> Optional[str]:
+    """Why rows written under the ``sampled`` schema's relaxed rules may differ from rows written under the full
+    schema's rules (None: they are the same rows, byte for byte).
+
+    >>> full = [FeatureRule("a", "FLOAT", required=True), FeatureRule("b", "BYTES", domain=frozenset({"x"}))]
+    >>> rules_differ([FeatureRule("a", "INT"), FeatureRule("b", "BYTES")], full, label=None)
+    "column 'a' is INT in the sample, FLOAT in the whole data"
+    >>> rules_differ([FeatureRule("a", "FLOAT"), FeatureRule("b", "BYTES")], full, label=None) is None
+    True
+    """
+    relaxed_sample, relaxed_full = relaxed_rules(sampled, label), relaxed_rules(full, label)
+    if relaxed_sample != relaxed_full:
+        names_sample, names_full = [r.name for r in sampled], [r.name for r in full]
+        if names_sample != names_full:
+            return f"the sample has the columns {names_sample}, the whole data {names_full}"
+        for mine, theirs in zip(relaxed_sample, relaxed_full):
+            if mine != theirs:
+                if mine.kind != theirs.kind:
+                    return f"column {mine.name!r} is {mine.kind} in the sample, {theirs.kind} in the whole data"
+                return f"column {mine.name!r} is {_valency(mine)} in the sample, {_valency(theirs)} in the whole data"
+    for rule in full:   # strict checks that can reject a row of the data they were inferred from
+        if rule.multivalued and rule.min_values > 1:
+            return f"column {rule.name!r} needs lists of at least {rule.min_values} values (a single value is one)"
+        if rule.minimum is not None or rule.maximum is not None:
+            return f"column {rule.name!r} has a range"
+    return None
+
+
+def _valency(rule: FeatureRule) -> str:
+    return "a list" if rule.multivalued else "one value"

@@ -212,3 +212,52 @@ def test_multiline_csv_rejects_name_the_first_line_and_quote_the_record(tmp_path
     [record] = list(iter_rejected(str(tmp_path / "out")))
     assert (record["row"], record["field"], record["raw"]) == (6, "s", "4,,\\xff\\xfe")
     assert record["reason"].startswith("invalid UTF-8")
+
+
+def _tree(directory) -> dict:
+    """Every file under ``directory`` (relative path -> bytes), the manifest's output-dependent fields aside."""
+    return {os.path.relpath(os.path.join(folder, name), directory): open(os.path.join(folder, name), "rb").read()
+            for folder, _, names in os.walk(directory) for name in names}
+
+
+def _late_float_csv(path, late_chunk: int, chunk_bytes: int, chunks: int = 50):
+    """A CSV whose column ``n`` holds integers, except floats in chunk ``late_chunk`` (which a sample misses),
+    and a category ``c`` whose domain the sample cannot all see (value 'rare' once, in the last rows)."""
+    lines, size = ["n,c,y\n"], 6
+    row = 0
+    while size < chunks * chunk_bytes:
+        chunk = (size - 6) // chunk_bytes
+        value = f"{row % 7}.5" if chunk == late_chunk else str(row % 97)
+        line = f"{value},{'abc'[row % 3]},{row % 2}\n"
+        lines.append(line)
+        size += len(line)
+        row += 1
+    lines.append("3,rare,1\n")
+    path.write_text("".join(lines))
+
+
+def test_one_pass_writes_what_two_passes_write_and_writes_again_when_the_sample_was_wrong(tmp_path, capfd):
+    """Without --schema the job infers the schema from a sample and checks it against the evidence of the whole
+    data in the same pass; the outputs are those of two passes (infer, then write) byte for byte, also when the
+    sample was wrong (here: it misses a late chunk of floats) and the job has to write again."""
+    chunk_bytes = 10_000
+    for name, late in (("right", None), ("wrong", 10)):
+        data = tmp_path / f"{name}.csv"
+        _late_float_csv(data, late if late is not None else -1, chunk_bytes)
+        outputs = {}
+        for mode in ("sample", "full-pass"):
+            options = PreprocessOptions(inputs=[str(data)], output=str(tmp_path / name / mode), label="y",
+                                        split="train=0.8,eval=0.2", chunk_bytes=chunk_bytes, infer_schema=mode,
+                                        dataset_name=name, report=False)
+            capfd.readouterr()
+            run_preprocess(options)
+            log = capfd.readouterr().err
+            assert ("inferring the schema" in log) == (mode == "full-pass")   # the one pass is one Beam job
+            assert ("writing again" in log) == (mode == "sample" and late is not None), log
+            outputs[mode] = _tree(options.output)
+        assert outputs["sample"] == outputs["full-pass"]
+        schema = load_schema(str(tmp_path / name / "sample"))
+        kinds = {feature.name: feature.type for feature in schema.feature}
+        assert kinds["n"] == (3 if late is not None else 2)              # FLOAT where floats came late, else INT
+        domain = [d.value for d in schema.string_domain if d.name == "c"]
+        assert domain and "rare" in domain[0]                           # the whole data's domain, not the sample's

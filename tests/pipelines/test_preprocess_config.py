@@ -37,7 +37,7 @@ def test_every_flag_reaches_its_option_through_the_proto():
             "--num-shards", "3", "--compression", "gzip", "--max-rejected-fraction", "0.25", "--runner",
             "DaskRunner", "--delimiter", ";", "--csv-multiline", "--null-values", "?,NA", "--no-strip",
             "--max-field-bytes", "99", "--value-map", "y:yes=1,no=0", "--dataset-name", "d", "--chunk-mb", "2",
-            "--no-report", "--dask_client_address=127.0.0.1:1"]
+            "--no-report", "--infer-schema", "full-pass", "--dask_client_address=127.0.0.1:1"]
     config = proto_from_args(_args(argv))
     got = dataclasses.asdict(options_from_proto(config, "out", overwrite=True, progress=False))
     assert got == dict(
@@ -46,7 +46,7 @@ def test_every_flag_reaches_its_option_through_the_proto():
         max_rejected_fraction=0.25, overwrite=True, runner="DaskRunner", beam_args=["--dask_client_address=127.0.0.1:1"],
         delimiter=";", csv_multiline=True, null_values=("?", "NA"), strip=False, max_field_bytes=99,
         value_maps={"y": {"yes": "1", "no": "0"}}, dataset_name="d", chunk_bytes=2 << 20, progress=False,
-        report=False)
+        report=False, infer_schema="full-pass")
     # the same settings written as a pipeline file's PreprocessConfig give the same options
     from google.protobuf import text_format
 

@@ -9,13 +9,17 @@ lists, CRLF line ends, a byte-order mark, no data rows at all. Whatever the sche
 - nothing is lost: rows read = rows generated = rows written + rows rejected;
 - every written row decodes back (``tf.train.Example``) to the values that went in, as the inferred schema types
   them (stripped text; ``int``; float32), and null tokens to nothing;
-- every rejected row names its file, row, field (or a structural reason) and why.
+- every rejected row names its file, row, field (or a structural reason) and why;
+- the one-pass job (schema from a sample, checked against the whole data's evidence) writes byte for byte what
+  the two-pass job (``--infer-schema full-pass``) writes. The files are smaller than a sample, so this checks that
+  the checks the sample's relaxed rules leave out cannot reject a row of the data the schema came from.
 
 A run is a whole Beam job (~1–2 s), so CI tries ``TFPIPE_HYPOTHESIS_EXAMPLES`` (default 6) files per format;
 before a release run ``TFPIPE_HYPOTHESIS_EXAMPLES=300 pytest tests/pipelines/test_properties.py`` (15.5 minutes on 2 cores).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -69,7 +73,8 @@ def _run(tmp_path, name: str, content: bytes, fmt: str):
     path.write_bytes(content)
     out = tmp_path / "out"
     options = PreprocessOptions(inputs=[f"train={path}"], output=str(out), format=fmt, max_rejected_fraction=1.0,
-                                csv_multiline=True, progress=False, overwrite=True, num_shards=1)
+                                csv_multiline=True, progress=False, overwrite=True, num_shards=1, report=False,
+                                dataset_name="data")
     try:
         manifest = run_preprocess(options)
     except PreprocessError as error:                       # a clear refusal is allowed, a crash is not
@@ -78,7 +83,15 @@ def _run(tmp_path, name: str, content: bytes, fmt: str):
     except ValueError as error:                            # bad input named by its path (the CLI prints it)
         assert str(path) in str(error), error
         return None, out
+    two_passes = tmp_path / "two_passes"
+    assert run_preprocess(dataclasses.replace(options, output=str(two_passes), infer_schema="full-pass")) == manifest
+    assert _files(two_passes) == _files(out)
     return manifest, out
+
+
+def _files(directory) -> dict:
+    return {os.path.relpath(os.path.join(folder, name), directory): open(os.path.join(folder, name), "rb").read()
+            for folder, _, names in os.walk(directory) for name in names}
 
 
 def _expected(raw: bytes | None, kind: int):
