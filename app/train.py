@@ -146,9 +146,9 @@ def train_ensemble(data_dir: str, output_dir: str, options=None, *, label: str |
     import shutil
     import tempfile
 
-    from tfpipe.ensembles import records
     from tfpipe.ensembles.base import is_multi_worker
     from tfpipe.ensembles.distribute import WorkerRole, make_strategy, worker_role
+    from tfpipe.ensembles.model_dir import ModelDir, ModelMetadata
     from tfpipe.ensembles.stages import StageLog
     from tfpipe.ensembles.train import fit_ensemble_model
     from tfpipe.ensembles.train_options import TrainOptions
@@ -205,9 +205,9 @@ def train_ensemble(data_dir: str, output_dir: str, options=None, *, label: str |
             shutil.rmtree(work_dir, ignore_errors=True)
             return dataclasses.replace(result, output_dir=None, saved_model_dir=None, metrics_path=None,
                                        report_path=None)
-        records.write_json(os.path.join(work_dir, publish.MODEL.marker),
-                           {"format": "tfpipe.model/1", "ensemble": options.kind, "label": label,
-                            "data_dir": storage.absolute(data_dir), "members": result.metadata["member_names"]})
+        ModelDir(work_dir).write_metadata(ModelMetadata(ensemble=options.kind, label=label,
+                                                        data_dir=storage.absolute(data_dir),
+                                                        members=result.metadata["member_names"]))
         publish.publish(work_dir, final_dir, publish.MODEL, overwrite)
     except BaseException:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -225,6 +225,7 @@ def _export_and_measure(fitted, data_dir: str, dirs: tuple, export, start: float
     left before ``end``, a ``time.time()``) and the report; the paths in the result are the final ones."""
     from tfpipe.ensembles import records
     from tfpipe.ensembles.metrics import ensemble_metrics, format_metrics
+    from tfpipe.ensembles.model_dir import ModelDir
     from tfpipe.ensembles.stages import stage
     from tfpipe.serving.export import export_saved_model, make_serving_function
 
@@ -235,7 +236,7 @@ def _export_and_measure(fitted, data_dir: str, dirs: tuple, export, start: float
     with stage(stages, "export"):
         serve_fn = make_serving_function(model, compiled.parse_spec, compiled.preprocessor)
         saved_model_dir = export_saved_model(model, compiled.parse_spec, compiled.preprocessor,
-                                             os.path.join(output_dir, "saved_model"), metadata, serve_fn=serve_fn,
+                                             ModelDir(output_dir).saved_model, metadata, serve_fn=serve_fn,
                                              estimator_signatures=estimator_signatures)
     metric_splits = export.metric_splits or tuple(["train", "eval"] + [s for s in splits if s not in ("train", "eval")])
     metrics, predictions = {}, {}
@@ -258,7 +259,7 @@ def _export_and_measure(fitted, data_dir: str, dirs: tuple, export, start: float
                 left = min(left if left is not None else float("inf"), end - time.time() - REPORT_SECONDS)
             importance = _importance(serve_fn, data_dir, metadata, the_task.kind, list(compiled.parse_spec),
                                      seconds=left)
-    metrics_path = os.path.join(output_dir, "metrics.json")
+    metrics_path = ModelDir(output_dir).metrics
     records.write_json(metrics_path, {"metadata": metadata, "splits": metrics, "history": history,
                                       "permutation_importance": importance, "stages": stages.records,
                                       "time_limit": time_limit})

@@ -101,8 +101,9 @@ def resample_train(src: str, dst: str, rows: int, shards: int, seed: int) -> dic
     manifest["compression"] = "none"
     manifest["resampled_from"] = {"data_dir": os.path.abspath(src), "train_rows": len(records), "seed": seed,
                                   "unique_rows_picked": int(len(np.unique(picks)))}
-    with open(os.path.join(dst, "manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=2)
+    from tfpipe.pipelines.preprocessed import write_manifest
+
+    write_manifest(dst, manifest)
     return manifest
 
 

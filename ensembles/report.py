@@ -19,6 +19,7 @@ import os
 import numpy as np
 
 from tfpipe.ensembles.metrics import primary_metric
+from tfpipe.ensembles.model_dir import ModelDir
 
 PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
            (227, 119, 194), (127, 127, 127)]
@@ -216,7 +217,7 @@ def write_report(output_dir: str, metrics: dict, history: list, metadata: dict, 
                               f"({len(h[name])} epochs, last {h[name][-1]:.4f})")
     parts.append("<h2>Training curves</h2><p>" + "<br>".join(legend) +
                  "</p><p><img src='report/training_curves.png'></p></body></html>")
-    path = os.path.join(output_dir, "report.html")
+    path = ModelDir(output_dir).report
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(parts))
     return path

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 
 from tfpipe.ensembles import registry
 from tfpipe.ensembles.member_kinds import is_tree_kind
+from tfpipe.ensembles.model_dir import ModelDir
 from tfpipe.features.config import FEATURES_FILE
 from tfpipe.pipelines import storage
 
@@ -194,7 +194,7 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, options, feat
     # 1. features (float32, built before any mixed policy is set)
     with stage(stages, "features"):
         fitted, schema, stats, source = _load_definitions(data_dir, features_config, label)
-        tff.save_config(fitted, os.path.join(output_dir, FEATURES_FILE))
+        tff.save_config(fitted, ModelDir(output_dir).features)
         label_spec = tff.fit_label(schema, stats, label, task=options.task)
         compiled = tff.compile_features(fitted, label_spec=label_spec)
         the_task = task_from_label_spec(label_spec)
@@ -232,7 +232,7 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, options, feat
 
     # 3. precision + strategy + ensemble
     policy = resolve_precision(run.precision, widest_hidden=max(fit.hidden or (0,)))
-    log_dir = os.path.join(output_dir, "logs")
+    log_dir = ModelDir(output_dir).logs
     batches_per_epoch = math.ceil(train_rows * (1 - carve["fraction"] if carve else 1) / read_batch) or None
     fit_options = FitOptions(epochs=fit.epochs, learning_rate=fit.learning_rate, patience=fit.patience,
                              verbose=run.verbose, log_dir=log_dir, policy=policy, strategy=dist,
@@ -294,5 +294,5 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, options, feat
                     "member_kind": getattr(model, "member_kind", None), "jit_compile": fit_options.jit_compile,
                     "learning_rate": fit.learning_rate, **own_options(options.ensemble)},
     }
-    save_boosters(model, os.path.join(output_dir, "gbdt"))
+    save_boosters(model, ModelDir(output_dir).trees)
     return FittedEnsemble(model, compiled, metadata, history, the_task, splits)

@@ -32,6 +32,7 @@ from typing import Optional, Sequence
 
 from tfpipe.pipelines import storage
 from tfpipe.pipelines.errors import TfpipeError
+from tfpipe.pipelines.preprocessed import MANIFEST_FORMAT, write_manifest
 from tfpipe.pipelines.publish import DATASET, check_replaceable, clean_stale_work_dirs, make_work_dir, publish
 from tfpipe.pipelines.readers import CsvOptions
 from tfpipe.pipelines.schema import FeatureRule, read_schema, rules_from_schema, write_schema
@@ -42,8 +43,6 @@ from tfpipe.pipelines.row_checks import DEFAULT_MAX_FIELD_BYTES, DEFAULT_NULL_VA
 TARGET_SHARD_BYTES = 64 << 20
 
 
-MANIFEST_FORMAT = "tfpipe.dataset/2"   # marks a directory as written by tfpipe preprocess (see publish.py);
-                                       # 2: rejected rows in rejected/ (one file per input with rejects)
 
 
 class PreprocessError(TfpipeError, RuntimeError):
@@ -302,7 +301,7 @@ def run_preprocess(options: PreprocessOptions) -> dict:
         for scratch in SCRATCH_DIRS:    # nothing temporary in the published output
             storage.delete_tree(storage.join(work_dir, scratch))
         storage.delete([storage.join(work_dir, SUMMARY_FILE)])
-        storage.write_text(storage.join(work_dir, "manifest.json"), json.dumps(manifest, indent=2) + "\n")
+        write_manifest(work_dir, manifest)
         if options.report:
             from tfpipe.pipelines.report import write_dataset_report
 

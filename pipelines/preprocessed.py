@@ -1,6 +1,7 @@
 """``PreprocessedDataset``: what ``tfpipe preprocess`` wrote, loaded once (docs/CONTRACTS.md section 1).
 
-The one reader of that directory's contract: the manifest (the commit marker: a directory without it is refused),
+The one owner of that directory's contract: :func:`write_manifest` writes the manifest (the job's last file),
+:class:`PreprocessedDataset` is the one reader of the manifest (the commit marker: a directory without it is refused),
 the schema, the statistics, the shard paths per split, the label, the rejected-row files. Every later stage
 reads through it (directly, or through the helpers of :mod:`tfpipe.pipelines.artifacts`). Loading is cached
 per directory and manifest version, so a training run that asks twenty questions reads the files once.
@@ -29,8 +30,20 @@ import types
 from typing import Optional
 
 from tfpipe.pipelines import storage
+from tfpipe.pipelines.publish import DATASET
 
-MANIFEST = "manifest.json"
+MANIFEST = DATASET.marker
+MANIFEST_FORMAT = "tfpipe.dataset/2"   # DATASET.format_prefix + version; 2: rejected rows in rejected/ (one file
+                                       # per input with rejects)
+
+
+def write_manifest(directory: str, manifest: dict) -> None:
+    """Writes ``directory/manifest.json``: last, when every other file of the dataset is in place (it is the
+    commit marker :class:`PreprocessedDataset` and :mod:`tfpipe.pipelines.publish` look for)."""
+    if not str(manifest.get("format", "")).startswith(DATASET.format_prefix):
+        raise ValueError(f"a manifest's format must start with {DATASET.format_prefix!r}, got "
+                         f"{manifest.get('format')!r}")
+    storage.write_text(storage.join(directory, MANIFEST), json.dumps(manifest, indent=2) + "\n")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,14 +23,15 @@ def evaluate_saved_model(model_dir: str, data_dir: str, split: str = "test", bat
     import os
 
     from tfpipe.ensembles.metrics import ensemble_metrics
+    from tfpipe.ensembles.model_dir import ModelDir
     from tfpipe.ensembles.records import predict_split
     from tfpipe.serving.model_store import local_model_dir
 
     model_dir = local_model_dir(model_dir)
 
     if not os.path.exists(os.path.join(model_dir, "saved_model.pb")) and \
-            os.path.exists(os.path.join(model_dir, "saved_model", "saved_model.pb")):
-        model_dir = os.path.join(model_dir, "saved_model")
+            os.path.exists(os.path.join(ModelDir(model_dir).saved_model, "saved_model.pb")):
+        model_dir = ModelDir(model_dir).saved_model
     meta = read_metadata(model_dir)
     check_data_fits_model(os.path.dirname(os.path.abspath(model_dir)), data_dir, meta.get("label"))
     model = load_saved_model(model_dir)

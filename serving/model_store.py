@@ -21,9 +21,10 @@ import shutil
 import tempfile
 import uuid
 
+from tfpipe.ensembles.model_dir import ModelDir
 from tfpipe.pipelines import storage
 
-MARKER = "model.json"
+MARKER = ModelDir.MARKER
 
 
 def local_model_dir(path: str, cache_dir: str | None = None) -> str:
@@ -34,11 +35,9 @@ def local_model_dir(path: str, cache_dir: str | None = None) -> str:
     root, inside = path, ""
     if storage.basename(path) == "saved_model":
         root, inside = storage.dirname(path), "saved_model"
-    marker = storage.join(root, MARKER)
-    if not storage.exists(marker):
-        raise FileNotFoundError(f"{root}: no {MARKER} there, so no finished `tfpipe train` model (it is written "
-                                "last when a model is published); check the path")
-    stamp = storage.read_bytes(marker)
+    model = ModelDir(root)
+    model.read_metadata()                 # refuses a prefix without a finished model, naming it
+    stamp = storage.read_bytes(model.marker)
     key = hashlib.sha256(root.encode("utf-8") + b"\0" + stamp).hexdigest()[:24]
     base = os.path.join(cache_dir or tempfile.gettempdir(), "tfpipe-models")
     local = os.path.join(base, key)
