@@ -90,15 +90,15 @@ def _importance(serve_fn, data_dir: str, metadata: dict, task_kind: str, columns
     fewer repeats, then fewer rows (down to 256) so that ``columns x repeats x rows`` fits it."""
     import numpy as np
 
-    from tfpipe.ensembles import records
-    from tfpipe.ensembles.importance import permutation_importance
+    from tfpipe.serving import predictions
+    from tfpipe.serving.importance import permutation_importance
     from tfpipe.ensembles.metrics import primary_metric
 
     columns = [c for c in columns if c != metadata["label"]]
     serialized, labels = [], []
-    spec = records.label_spec(metadata)
-    for batch in records.serialized_dataset(data_dir, "eval", 2048, metadata.get("eval_carve"), limit=limit):
-        y, valid = records.labels_from_examples(batch, spec)
+    spec = predictions.label_spec(metadata)
+    for batch in predictions.serialized_dataset(data_dir, "eval", 2048, metadata.get("eval_carve"), limit=limit):
+        y, valid = predictions.labels_from_examples(batch, spec)
         serialized += [bytes(b) for b, ok in zip(batch.numpy(), valid) if ok]
         labels.append(y[valid])
     labels = np.concatenate(labels) if labels else np.zeros([0])
@@ -223,7 +223,8 @@ def _export_and_measure(fitted, data_dir: str, dirs: tuple, export, start: float
     :data:`TRAIN_METRIC_ROWS` rows when larger: it is a diagnostic of over-fitting, and a 1M-row pass costs what
     the trees cost), permutation importance (sized to :data:`IMPORTANCE_SHARE` of the fit's time and to what is
     left before ``end``, a ``time.time()``) and the report; the paths in the result are the final ones."""
-    from tfpipe.ensembles import records
+    from tfpipe.features import artifacts
+    from tfpipe.serving.predictions import predict_split
     from tfpipe.ensembles.metrics import ensemble_metrics, format_metrics
     from tfpipe.ensembles.model_dir import ModelDir
     from tfpipe.ensembles.stages import stage
@@ -241,10 +242,10 @@ def _export_and_measure(fitted, data_dir: str, dirs: tuple, export, start: float
     metric_splits = export.metric_splits or tuple(["train", "eval"] + [s for s in splits if s not in ("train", "eval")])
     metrics, predictions = {}, {}
     for split in metric_splits:
-        rows = records.split_rows(data_dir, "train") if split == "train" else 0
+        rows = artifacts.split_rows(data_dir, "train") if split == "train" else 0
         sample = TRAIN_METRIC_ROWS / rows if rows > 1.5 * TRAIN_METRIC_ROWS else None
         with stage(stages, f"metrics {split}"):
-            out = records.predict_split(serve_fn, data_dir, split, metadata, sample=sample)
+            out = predict_split(serve_fn, data_dir, split, metadata, sample=sample)
             metrics[split] = ensemble_metrics(the_task.kind, out["labels"], out["predictions"],
                                               out["member_predictions"], metadata["member_names"])
         if sample is not None:
@@ -260,9 +261,9 @@ def _export_and_measure(fitted, data_dir: str, dirs: tuple, export, start: float
             importance = _importance(serve_fn, data_dir, metadata, the_task.kind, list(compiled.parse_spec),
                                      seconds=left)
     metrics_path = ModelDir(output_dir).metrics
-    records.write_json(metrics_path, {"metadata": metadata, "splits": metrics, "history": history,
-                                      "permutation_importance": importance, "stages": stages.records,
-                                      "time_limit": time_limit})
+    ModelDir(output_dir).write_metrics({"metadata": metadata, "splits": metrics, "history": history,
+                                        "permutation_importance": importance, "stages": stages.records,
+                                        "time_limit": time_limit})
     print(format_metrics(metrics), flush=True)
     report_path = None
     if report:

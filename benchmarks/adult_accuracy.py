@@ -119,7 +119,7 @@ def same_rows_native(data: str, result, library: str = "xgboost") -> dict:
     from tfpipe import features as tff
     from tfpipe.ensembles.tree_members import TreeConfig, feature_types
     from tfpipe.ensembles.task import Task
-    from tfpipe.ensembles.records import carve_filter
+    from tfpipe.features.key_filters import carve_filter
 
     meta = result.metadata
     compiled = tff.compile_features(tff.load_config(os.path.join(result.output_dir, "features.pbtxt")))

@@ -145,21 +145,20 @@ def adult_arrays(data: str, label: str | None = None, eval_fraction: float = 0.1
     """Tree-block arrays of a preprocessed dir, as ``train_ensemble`` carves them (needs TensorFlow)."""
     
     from tfpipe import features as tff
-    from tfpipe.ensembles import records
+    from tfpipe.features import artifacts, key_filters
     from tfpipe.ensembles.tree_members import feature_types
     from tfpipe.ensembles.train import _load_definitions
-    from tfpipe.features import artifacts
 
     label = label or artifacts.load_manifest(data)["label"]
     fitted, schema, stats, _ = _load_definitions(data, None, label)
     label_spec = tff.fit_label(schema, stats, label)
     compiled = tff.compile_features(fitted, label_spec=label_spec)
-    splits = records.available_splits(data)
+    splits = artifacts.available_splits(data)
     carve = None if "eval" in splits else {"fraction": float(eval_fraction), "seed": int(seed)}
 
     def rows(split, mode):
         ds = tff.make_dataset(data, split, compiled, 8192, label=label_spec, blocks="tree",
-                              read=tff.ReadOptions(deterministic=True, keep=records.carve_filter(mode, carve)))
+                              read=tff.ReadOptions(deterministic=True, keep=key_filters.carve_filter(mode, carve)))
         parts = [(x["tree"].numpy(), y.numpy()) for x, y in ds]
         return np.concatenate([a for a, _ in parts]), np.concatenate([b for _, b in parts]).astype("int32")
 
@@ -310,7 +309,6 @@ def run_large(arrays: dict | None, args, devices) -> list:
 def run_tfpipe(arrays: dict | None, args, devices) -> list:
     
     from tfpipe import features as tff
-    from tfpipe.ensembles import records
     from tfpipe.ensembles.tree_members import TreeConfig, resolve_device
     from tfpipe.ensembles.xgboost_members import train_boosters
     from tfpipe.ensembles.task import task_from_label_spec
@@ -323,7 +321,7 @@ def run_tfpipe(arrays: dict | None, args, devices) -> list:
     label_spec = tff.fit_label(schema, stats, label)
     compiled = tff.compile_features(fitted, label_spec=label_spec)
     task = task_from_label_spec(label_spec)
-    carve = None if "eval" in records.available_splits(data) else {"fraction": 0.1, "seed": 0}
+    carve = None if "eval" in artifacts.available_splits(data) else {"fraction": 0.1, "seed": 0}
     if arrays is None or arrays["xte"].shape[1] != compiled.tree_width:
         arrays = adult_arrays(data, label)
     kinds = [str(k) for k in arrays["kinds"]]

@@ -45,7 +45,7 @@ def main(argv=None) -> int:
 
     from tfpipe import features as tff
     from tfpipe.ensembles.tree_members import feature_types
-    from tfpipe.ensembles.records import serialized_dataset
+    from tfpipe.serving.predictions import serialized_dataset
 
     examples = next(iter(serialized_dataset(args.data, args.split, batch_size=1024)))
     serve = tf.saved_model.load(os.path.join(args.model, "saved_model")).signatures["serving_default"]

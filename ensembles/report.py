@@ -1,5 +1,5 @@
 """HTML training report with PNG plots: members vs ensemble, ROC and calibration curves (per split), permutation
-feature importance (through the serving function, :mod:`tfpipe.ensembles.importance`) and training curves.
+feature importance (through the serving function, :mod:`tfpipe.serving.importance`) and training curves.
 
 Plots are drawn with matplotlib (Agg backend, no display needed).
 

@@ -99,7 +99,7 @@ def plan_caches(data_dir, compiled, member_kinds, carve, train_rows: int, budget
     """Shares ``budget`` bytes among the caches, all of them together never above it: the eval rows first (read
     every epoch, usually small), then the tree block (a tenth of a preprocessed row: it is read 3-4 times per
     booster), then the Keras members' training split (:func:`~tfpipe.features.dataset.choose_cache`)."""
-    from tfpipe.ensembles import records
+    from tfpipe.features import artifacts
     from tfpipe.features.dataset import choose_cache, preprocessed_bytes, split_record_bytes
 
     kinds = tuple(member_kinds)
@@ -109,7 +109,7 @@ def plan_caches(data_dir, compiled, member_kinds, carve, train_rows: int, budget
     if carve:
         eval_rows, eval_bytes = int(train_rows * carve["fraction"]) + 1, int(train_bytes * carve["fraction"]) + 1
     else:
-        eval_rows, eval_bytes = records.split_rows(data_dir, "eval"), split_record_bytes(data_dir, "eval")
+        eval_rows, eval_bytes = artifacts.split_rows(data_dir, "eval"), split_record_bytes(data_dir, "eval")
     keras_eval = keras_members and eval_bytes <= left
     left -= eval_bytes if keras_eval else 0
     tree_need = (train_rows + eval_rows) * max(compiled.tree_width, 1) * 4
@@ -137,7 +137,7 @@ def _carve(dataset, mode, carve):
 
     from tfpipe.features.graph import plain
 
-    from tfpipe.ensembles.records import split_filter
+    from tfpipe.features.key_filters import split_filter
 
     def select(x, y):
         mask = split_filter(x["example_key"], mode, carve)
@@ -177,7 +177,7 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, options, feat
     import keras
 
     from tfpipe import features as tff
-    from tfpipe.ensembles import records
+    from tfpipe.features import artifacts, key_filters
     from tfpipe.ensembles.base import FitOptions
     from tfpipe.ensembles.distribute import resolve_jit_compile, strategy_name
     from tfpipe.ensembles.ensemble_options import own_options
@@ -200,14 +200,14 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, options, feat
         the_task = task_from_label_spec(label_spec)
 
     # 2. data
-    splits = records.available_splits(data_dir)
+    splits = artifacts.available_splits(data_dir)
     carve = None if "eval" in splits else {"fraction": float(options.data.eval_fraction), "seed": int(seed)}
     # Several workers: each trains on its own part of the train split, at batch_size / workers (the global batch
     # stays batch_size). Bagging reads only its part (by shard file, else by example key); boosting and stacking
     # compute stage weights / out-of-fold predictions over the whole split, so every worker reads all of it and
     # trains on its rows (FitOptions.data_shard). Eval: the whole split, on every worker.
     read_part = role.count > 1 and ensemble == "bagging"
-    train_rows = records.split_rows(data_dir, "train") // (role.count if read_part else 1)
+    train_rows = artifacts.split_rows(data_dir, "train") // (role.count if read_part else 1)
     cache_budget = options.data.cache_budget
     budget = plan_caches(data_dir, compiled, options.member_kinds, carve, train_rows,
                          default_cache_budget() if cache_budget is None else cache_budget,
@@ -222,11 +222,11 @@ def fit_ensemble_model(*, data_dir, output_dir, label, dist, role, options, feat
     # A carved eval set is chosen before batching (make_dataset's keep): full batches, one shape for XLA.
     read_batch = max(1, fit.batch_size // role.count) if read_part else fit.batch_size
     part = tff.ReadOptions(shard=(role.index, role.count) if read_part else None,
-                           keep=records.carve_filter("keep" if carve else None, carve))
+                           keep=key_filters.carve_filter("keep" if carve else None, carve))
     train_ds = tff.make_dataset(data_dir, "train", compiled, read_batch, label=label_spec,
                                 read=dataclasses.replace(part, shuffle=True, seed=seed, cache=cache))
-    eval_split, eval_mode = records.source_split("eval", data_dir, carve)
-    eval_keep = records.carve_filter(eval_mode, carve)
+    eval_split, eval_mode = key_filters.source_split("eval", data_dir, carve)
+    eval_keep = key_filters.carve_filter(eval_mode, carve)
     eval_ds = tff.make_dataset(data_dir, eval_split, compiled, 2048, label=label_spec,
                                read=tff.ReadOptions(cache=budget.keras_eval, keep=eval_keep))
 

@@ -20,7 +20,8 @@ from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from tfpipe.pipelines import artifacts as pipeline_artifacts
 from tfpipe.pipelines import storage
-from tfpipe.pipelines.artifacts import load_manifest, shard_paths  # noqa: F401 (re-exported for this stage)
+from tfpipe.pipelines.artifacts import (available_splits, load_manifest, shard_paths,  # noqa: F401 (re-exported
+                                        split_rows)                                    # for this stage)
 
 StatisticsLike = Union[statistics_pb2.DatasetFeatureStatisticsList, str, os.PathLike]
 SchemaLike = Union[schema_pb2.Schema, str, os.PathLike, None]

@@ -24,6 +24,16 @@ def load_manifest(data_dir: str) -> dict:
     return dict(PreprocessedDataset.load(data_dir).manifest)
 
 
+def available_splits(data_dir: str) -> list[str]:
+    """The splits the job wrote, in order."""
+    return list(PreprocessedDataset.load(data_dir).splits)
+
+
+def split_rows(data_dir: str, split: str) -> int:
+    """Rows written to ``split`` (0 for a split the data does not have)."""
+    return int(PreprocessedDataset.load(data_dir).rows.get(split, 0))
+
+
 def _copy(message):
     copy = type(message)()
     copy.CopyFrom(message)

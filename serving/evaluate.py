@@ -24,7 +24,7 @@ def evaluate_saved_model(model_dir: str, data_dir: str, split: str = "test", bat
 
     from tfpipe.ensembles.metrics import ensemble_metrics
     from tfpipe.ensembles.model_dir import ModelDir
-    from tfpipe.ensembles.records import predict_split
+    from tfpipe.serving.predictions import predict_split
     from tfpipe.serving.model_store import local_model_dir
 
     model_dir = local_model_dir(model_dir)

@@ -12,7 +12,7 @@ from tfpipe import features as tff
 from tfpipe.ensembles.bootstrap import fold_ids
 from tfpipe.ensembles.tree_members import TreeConfig, feature_types
 from tfpipe.ensembles.xgboost_members import booster_params
-from tfpipe.ensembles.records import serialized_dataset
+from tfpipe.serving.predictions import serialized_dataset
 from tfpipe.ensembles.task import Task
 from tfpipe.ensembles.train_options import (BaggingOptions, BoostingOptions, KerasOptions, RuntimeOptions,
                                             StackingOptions, TrainOptions, TreeOptions, XGBoostOptions)

@@ -11,7 +11,7 @@ import xgboost as xgb
 
 from tfpipe import features as tff
 from tfpipe.ensembles.tree_members import feature_types
-from tfpipe.ensembles.records import serialized_dataset
+from tfpipe.serving.predictions import serialized_dataset
 from tfpipe.serving.export import load_saved_model, predict_examples, read_metadata
 
 FRESH = r"""

@@ -14,7 +14,7 @@ Example (``model_dir``: a ``tfpipe train`` output directory; ``adult``: a prepro
 
     >>> import os
     >>> import tensorflow as tf
-    >>> from tfpipe.ensembles.records import label_spec, labels_from_examples, serialized_dataset
+    >>> from tfpipe.serving.predictions import label_spec, labels_from_examples, serialized_dataset
     >>> from tfpipe.serving.export import read_metadata
     >>> saved_model = os.path.join(model_dir, "saved_model")
     >>> serve_fn = tf.saved_model.load(saved_model).signatures["serving_default"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tfpipe.ensembles.importance import permutation_importance
+from tfpipe.serving.importance import permutation_importance
 from tfpipe.ensembles.report import calibration_points, roc_points
 from tfpipe.ensembles.metrics import roc_auc
 

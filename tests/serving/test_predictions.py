@@ -1,7 +1,9 @@
-"""Raw records of a preprocessed split (ensembles/records.py) on real Adult rows: carve-out and key-hash samples."""
+"""Serialized records of a preprocessed split (serving/predictions.py) on real Adult rows: the eval carve-out and
+key-hash samples (features/key_filters.py)."""
 import pytest
 
-from tfpipe.ensembles.records import available_splits, serialized_dataset, split_rows
+from tfpipe.features.artifacts import available_splits, split_rows
+from tfpipe.serving.predictions import serialized_dataset
 
 
 def _rows(ds) -> list:
