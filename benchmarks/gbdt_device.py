@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import json
 import os
 import platform
@@ -347,8 +348,8 @@ def run_tfpipe(arrays: dict | None, args, devices) -> list:
                                 device=device, params=params)
             tree = _tree_data(data, compiled, label_spec, carve, config, blocks="tree")
             start = time.perf_counter()
-            boosters, infos = train_boosters(tree.train, None if mode == "fixed" else tree.eval, task,
-                                             tree.features, 1, config, seed=0, log=lambda *_: None)
+            data = tree if mode != "fixed" else dataclasses.replace(tree, eval=None)
+            boosters, infos = train_boosters(data, task, 1, config, seed=0, log=lambda *_: None)
             seconds = time.perf_counter() - start
             info = infos[0]
             cell = {"seconds": seconds, "feed_seconds": info["feed_seconds"], "train_seconds": info["seconds"],

@@ -27,6 +27,7 @@ CHILD = r"""
 import json, resource, sys, time
 data, cache_bytes, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 from tfpipe import features as tff
+from tfpipe.ensembles.base import TreeData
 from tfpipe.ensembles.tree_members import TreeConfig, feed
 from tfpipe.ensembles.xgboost_members import train_boosters
 from tfpipe.ensembles.task import task_from_label_spec
@@ -41,7 +42,8 @@ ds = tff.make_dataset(data, "train", compiled, config.batch_size, label=label, b
 train = feed(ds, rows, compiled.tree_width, config)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 start = time.time()
-boosters, infos = train_boosters(train, None, task_from_label_spec(label), compiled.tree_features, 1, config)
+boosters, infos = train_boosters(TreeData(train, None, compiled.tree_features), task_from_label_spec(label), 1,
+                                 config)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"rows": rows, "features": compiled.tree_width, "rss_before_mb": before, "peak_rss_mb": peak,
                   "growth_mb": peak - before, "seconds": time.time() - start, "cached": cache_bytes > 0}))

@@ -162,14 +162,15 @@ def _paced(pace: Pace):
     return callback
 
 
-def train_lightgbm_boosters(train_ds, eval_ds, task: Task, tree_features, n_models: int, config: TreeConfig,
-                            seed: int = 0, weights_fn=None, base_margin_fn=None, log=print,
+def train_lightgbm_boosters(data, task: Task, n_models: int, config: TreeConfig, *, seed: int = 0,
+                            weights_fn=None, base_margin_fn=None, log=print,
                             deadline: float | None = None) -> tuple[list, list]:
     """Trains ``n_models`` LightGBM boosters on one binned copy of the data → (boosters, per-model info).
 
     Same contract as :func:`tfpipe.ensembles.xgboost_members.train_boosters` (``weights_fn(keys) -> [N, n_models]``,
     ``base_margin_fn(inputs) -> [B, units]``, ``deadline``); each booster is cut at its best round on
-    ``eval_ds``."""
+    ``data.eval``."""
+    train_ds, eval_ds, tree_features = data.train, data.eval, data.features
 
     if not tree_features:
         raise ValueError("lgbm members need at least one number or single-valued categorical in the features")

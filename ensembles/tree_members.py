@@ -142,7 +142,9 @@ class TreeMembers(keras.layers.Layer):
 
         module, function = TRAINERS[self.library]
         train = getattr(importlib.import_module(module), function)
-        boosters, infos = train(train_ds, eval_ds, task, tree_features, self.n_models, self.config,
+        from tfpipe.ensembles.base import TreeData
+
+        boosters, infos = train(TreeData(train_ds, eval_ds, tree_features), task, self.n_models, self.config,
                                 seed=self.seed, weights_fn=weights_fn, base_margin_fn=base_margin_fn,
                                 deadline=deadline)
         self.set_boosters(boosters)

@@ -24,7 +24,6 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from tfpipe.ensembles.task import Task
 from tfpipe.ensembles.tree_members import TreeConfig, booster_info, feature_types
 from tfpipe.ensembles.xgboost_members import booster_params
 
@@ -85,15 +84,15 @@ def _array(parts, name: str, shape_tail: tuple, dtype, m: Optional[int] = None):
                            for future, size in parts])
 
 
-def train_boosters_dask(client, data_dir: str, features, label_spec, task: Task, n_models: int, config: TreeConfig,
-                        *, seed: int = 0, weights_fn: Optional[Callable] = None, eval_split: Optional[str] = "eval",
-                        carve: Optional[dict] = None, log=print) -> tuple[list, list]:
+def train_boosters_dask(client, data_dir: str, features, label_spec, n_models: int, config: TreeConfig, *,
+                        seed: int = 0, weights_fn: Optional[Callable] = None, carve: Optional[dict] = None,
+                        log=print) -> tuple[list, list]:
     """Trains ``n_models`` XGBoost boosters on the Dask cluster of ``client`` → (boosters, per-model info), as
     :func:`~tfpipe.ensembles.xgboost_members.train_boosters` does in one process.
 
-    ``features``: the fitted definitions (``tfpipe.features.fit``); ``label_spec``: a ``LabelSpec``. The train
-    rows are ``train``'s, minus the ``carve`` (``{"fraction", "seed"}``) held out as eval when given; eval rows
-    are that carve-out, else ``eval_split`` (None: no early stopping). ``weights_fn(keys int64 [N]) -> [N,
+    ``features``: the fitted definitions (``tfpipe.features.fit``); ``label_spec``: a ``LabelSpec`` (the task is
+    its). The train rows are ``train``'s, minus the ``carve`` (``{"fraction", "seed"}``) held out as eval when
+    given; eval rows are that carve-out, else the data's ``eval`` split if it has one (else no early stopping). ``weights_fn(keys int64 [N]) -> [N,
     n_models]`` must be picklable (it runs on the workers).
     """
     import xgboost as xgb
@@ -101,7 +100,11 @@ def train_boosters_dask(client, data_dir: str, features, label_spec, task: Task,
     from google.protobuf import text_format
 
     from tfpipe import features as tff
+    from tfpipe.ensembles.task import task_from_label_spec
+    from tfpipe.features.artifacts import available_splits
 
+    task = task_from_label_spec(label_spec)
+    eval_split = "eval" if "eval" in available_splits(data_dir) else None
     compiled = tff.compile_features(features, label_spec=label_spec)
     if not compiled.tree_features:
         raise ValueError("gbdt members need at least one number or single-valued categorical in the features")

@@ -131,16 +131,19 @@ class StopAt(xgb.callback.TrainingCallback):
         return time.monotonic() >= self.deadline
 
 
-def train_boosters(train_ds, eval_ds, task: Task, tree_features, n_models: int, config: TreeConfig,
-                   seed: int = 0, weights_fn=None, base_margin_fn=None, log=print,
-                   deadline: float | None = None) -> tuple[list, list]:
+def train_boosters(data, task: Task, n_models: int, config: TreeConfig, *, seed: int = 0, weights_fn=None,
+                   base_margin_fn=None, log=print, deadline: float | None = None) -> tuple[list, list]:
     """Trains ``n_models`` XGBoost boosters on one quantized copy of the data → (boosters, per-model info).
+
+    ``data``: a :class:`~tfpipe.ensembles.base.TreeData` (unshuffled train batches, eval batches or None, the
+    tree block's features).
 
     ``weights_fn(keys int64 [N]) -> float32 [N, n_models]`` weights the examples of each model (None: all 1).
     Each booster is truncated to its best iteration on ``eval_ds`` (when given). ``deadline``
     (``time.monotonic()``): training stops after the round in which it passes (the booster is still cut at its
     best round so far).
     """
+    train_ds, eval_ds, tree_features = data.train, data.eval, data.features
     if not tree_features:
         raise ValueError("gbdt members need at least one number or single-valued categorical in the features")
     params = booster_params(config, task, seed)

@@ -10,6 +10,7 @@ import pytest
 import xgboost as xgb
 
 from tfpipe import features as tff
+from tfpipe.ensembles.base import TreeData
 from tfpipe.ensembles.bootstrap import poisson_weights
 from tfpipe.ensembles.task import task_from_label_spec
 from tfpipe.ensembles.train import _load_definitions
@@ -54,10 +55,10 @@ def test_two_dask_workers_train_boosters_that_score_like_one_process_and_compile
     weights = functools.partial(poisson_weights, n_members=2, seed=7)   # pure in the keys: runs on the workers
     with Client(f"127.0.0.1:{scheduler}") as client:
         client.wait_for_workers(2, timeout=60)
-        distributed, infos = train_boosters_dask(client, adult_small_dir, definitions, label, task, 2, exact,
-                                                 weights_fn=weights, eval_split=None, log=lambda line: None)
+        distributed, infos = train_boosters_dask(client, adult_small_dir, definitions, label, 2, exact,
+                                                 weights_fn=weights, log=lambda line: None)   # no eval split
         stopped, stopped_infos = train_boosters_dask(
-            client, adult_small_dir, definitions, label, task, 1,
+            client, adult_small_dir, definitions, label, 1,
             TreeConfig(params=(("eta", 0.5),), num_boost_round=200, early_stopping_rounds=5, device="cpu"),
             carve=carve, log=lambda line: None)
     assert [(info["workers"], info["rows"], info["rounds"]) for info in infos] == [(2, 3000, 20), (2, 3000, 20)]
@@ -66,7 +67,7 @@ def test_two_dask_workers_train_boosters_that_score_like_one_process_and_compile
 
     train = tff.make_dataset(adult_small_dir, "train", compiled, 512, label=label, blocks="tree",
                              read=tff.ReadOptions(deterministic=True))
-    local, _ = train_boosters(train, None, task, compiled.tree_features, 2, exact,
+    local, _ = train_boosters(TreeData(train, None, compiled.tree_features), task, 2, exact,
                               weights_fn=lambda keys: np.asarray(weights(keys)), log=lambda *a: None)
     x, y = [], []
     for inputs, labels in tff.make_dataset(adult_small_dir, "test", compiled, 1000, label=label, blocks="tree"):
