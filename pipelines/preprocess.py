@@ -185,12 +185,18 @@ class _nothing:
         return False
 
 
+def _missing_columns(schema, options: PreprocessOptions) -> list[str]:
+    """The columns the options name (label, key, value maps) that ``schema`` lacks."""
+    names = {feature.name for feature in schema.feature}
+    return [column for column in ([options.label] if options.label else []) + list(options.key) +
+            list(options.value_maps) if column not in names]
+
+
 def _check_columns(schema, options: PreprocessOptions) -> list[FeatureRule]:
     rules = rules_from_schema(schema)
     names = [rule.name for rule in rules]
-    for column in ([options.label] if options.label else []) + list(options.key) + list(options.value_maps):
-        if column not in names:
-            raise PreprocessError(f"column {column!r} is not in the schema; columns: {names}")
+    for column in _missing_columns(schema, options):
+        raise PreprocessError(f"column {column!r} is not in the schema; columns: {names}")
     if options.label:  # the label is always required
         rules = [dataclasses.replace(rule, required=True) if rule.name == options.label else rule for rule in rules]
     return rules
@@ -264,9 +270,14 @@ def run_preprocess(options: PreprocessOptions) -> dict:
         if given_schema is not None:
             schema = given_schema
             write_schema(schema, schema_path)
-        elif sampled:
+        if sampled:
             schema = sampled_schema(chunks, csv, validation, options.label)
-        else:
+            missing = _missing_columns(schema, options)
+            if missing:   # e.g. a JSON key that first appears after the sample: the whole data decides
+                print(f"[tfpipe] the sample holds no column {missing[0]!r}: inferring the schema from every row",
+                      file=sys.stderr, flush=True)
+                sampled = False
+        if given_schema is None and not sampled:
             _run_beam(options, beam_options, lambda p: build_infer_pipeline(p, chunks, config), progress_dir,
                       len(chunks), "inferring the schema")
             schema = read_schema(schema_path)

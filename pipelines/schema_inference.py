@@ -257,7 +257,7 @@ def sampled_schema(chunks: Sequence[Chunk], csv_options, options: ValidationOpti
     from tfpipe.pipelines.readers import read_chunk
 
     evidence, rows = {}, 0
-    for chunk in sample_chunks(chunks):
+    for chunk in sample_chunks(chunks, SAMPLE_CHUNKS, SAMPLE_BYTES):
         batch = read_chunk(chunk, csv_options)
         evidence = merge_evidence(evidence, evidence_of_batch(batch.columns, options, chunk.file_index,
                                                               chunk.chunk_index))

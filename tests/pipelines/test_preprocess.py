@@ -261,3 +261,27 @@ def test_one_pass_writes_what_two_passes_write_and_writes_again_when_the_sample_
         assert kinds["n"] == (3 if late is not None else 2)              # FLOAT where floats came late, else INT
         domain = [d.value for d in schema.string_domain if d.name == "c"]
         assert domain and "rare" in domain[0]                           # the whole data's domain, not the sample's
+
+
+def test_a_key_column_the_sample_does_not_hold_sends_the_job_to_the_whole_data(tmp_path, capfd, monkeypatch):
+    """JSON lines whose key ``k`` first appears after the sample: the job infers from every row (two passes)
+    instead of refusing the key as "not in the schema", and writes what the two-pass job writes."""
+    import json
+
+    from tfpipe.pipelines import schema_inference
+
+    monkeypatch.setattr(schema_inference, "SAMPLE_BYTES", 2_000)
+    data = tmp_path / "rows.jsonl"
+    rows = [{"x": i % 7, "y": i % 2} for i in range(1500)] + [{"x": 1, "y": 0, "k": i} for i in range(50)]
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    outputs = {}
+    for mode in ("sample", "full-pass"):
+        options = PreprocessOptions(inputs=[str(data)], output=str(tmp_path / mode), label="y", key=["k"],
+                                    split="train=0.5,eval=0.5", infer_schema=mode, dataset_name="rows", report=False)
+        capfd.readouterr()
+        manifest = run_preprocess(options)
+        log = capfd.readouterr().err
+        assert ("the sample holds no column 'k'" in log) == (mode == "sample")
+        assert manifest["rows_read"] == 1550
+        outputs[mode] = _tree(options.output)
+    assert outputs["sample"] == outputs["full-pass"]
