@@ -9,8 +9,9 @@ Example::
 """
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import Sequence
+from typing import Callable, Sequence
 
 from google.protobuf import text_format
 
@@ -77,114 +78,170 @@ def _numeric_from_proto(m: pb.NumericColumn) -> NumericColumn:
                          min=_optional(m, "min"), max=_optional(m, "max"))
 
 
+def _write_bucketized(c: BucketizedColumn, m: pb.BucketizedColumn) -> None:
+    _numeric_to_proto(c.source, m.source)
+    m.boundaries.extend(c.boundaries or ())
+    m.num_buckets = c.num_buckets or 0
+
+
+def _read_bucketized(m: pb.BucketizedColumn) -> BucketizedColumn:
+    return BucketizedColumn(_numeric_from_proto(m.source), tuple(m.boundaries) or None, m.num_buckets or None)
+
+
+def _write_piecewise_linear(c: PiecewiseLinearColumn, m: pb.PiecewiseLinearColumn) -> None:
+    _numeric_to_proto(c.source, m.source)
+    m.boundaries.extend(c.boundaries or ())
+    m.num_bins = c.num_bins or 0
+
+
+def _read_piecewise_linear(m: pb.PiecewiseLinearColumn) -> PiecewiseLinearColumn:
+    return PiecewiseLinearColumn(_numeric_from_proto(m.source), tuple(m.boundaries) or None, m.num_bins or None)
+
+
+def _write_periodic(c: PeriodicColumn, m: pb.PeriodicColumn) -> None:
+    _numeric_to_proto(c.source, m.source)
+    m.n_frequencies, m.sigma, m.dimension = c.n_frequencies, c.sigma, c.dimension
+
+
+def _read_periodic(m: pb.PeriodicColumn) -> PeriodicColumn:
+    return PeriodicColumn(_numeric_from_proto(m.source), int(m.n_frequencies), float(m.sigma), int(m.dimension))
+
+
+def _write_vocabulary_list(c: VocabularyListColumn, v: pb.VocabularyListColumn) -> None:
+    v.key, v.num_oov_buckets, v.min_count, v.dtype = c.key, c.num_oov_buckets, c.min_count, _DTYPE_TO_PROTO[c.dtype]
+    _set_vocabulary(v, c.vocabulary)
+    _set_optional(v, "top_k", c.top_k)
+    _set_optional(v, "multivalent", c.multivalent)
+
+
+def _read_vocabulary_list(v: pb.VocabularyListColumn) -> VocabularyListColumn:
+    return VocabularyListColumn(v.key, vocabulary=_vocabulary(v), num_oov_buckets=v.num_oov_buckets,
+                                top_k=_optional(v, "top_k"), min_count=v.min_count,
+                                dtype=_DTYPE_FROM_PROTO[v.dtype], multivalent=_optional(v, "multivalent"))
+
+
+def _write_vocabulary_file(c: VocabularyFileColumn, v: pb.VocabularyFileColumn) -> None:
+    v.key, v.vocabulary_file, v.num_oov_buckets, v.dtype = (c.key, c.vocabulary_file, c.num_oov_buckets,
+                                                            _DTYPE_TO_PROTO[c.dtype])
+    _set_vocabulary(v, c.vocabulary)
+    _set_optional(v, "vocabulary_size", c.vocabulary_size)
+    _set_optional(v, "multivalent", c.multivalent)
+
+
+def _read_vocabulary_file(v: pb.VocabularyFileColumn) -> VocabularyFileColumn:
+    return VocabularyFileColumn(v.key, v.vocabulary_file, vocabulary_size=_optional(v, "vocabulary_size"),
+                                num_oov_buckets=v.num_oov_buckets, dtype=_DTYPE_FROM_PROTO[v.dtype],
+                                multivalent=_optional(v, "multivalent"), vocabulary=_vocabulary(v))
+
+
+def _write_identity(c: IdentityColumn, m: pb.IdentityColumn) -> None:
+    m.key, m.num_buckets = c.key, c.num_buckets
+    _set_optional(m, "default_value", c.default_value)
+    _set_optional(m, "multivalent", c.multivalent)
+
+
+def _read_identity(m: pb.IdentityColumn) -> IdentityColumn:
+    return IdentityColumn(m.key, int(m.num_buckets), default_value=_optional(m, "default_value"),
+                          multivalent=_optional(m, "multivalent"))
+
+
+def _write_hash_bucket(c: HashBucketColumn, h: pb.HashBucketColumn) -> None:
+    h.key, h.hash_bucket_size, h.dtype = c.key, c.hash_bucket_size, _DTYPE_TO_PROTO[c.dtype]
+    _set_optional(h, "multivalent", c.multivalent)
+
+
+def _read_hash_bucket(h: pb.HashBucketColumn) -> HashBucketColumn:
+    return HashBucketColumn(h.key, int(h.hash_bucket_size), dtype=_DTYPE_FROM_PROTO[h.dtype],
+                            multivalent=_optional(h, "multivalent"))
+
+
+def _write_crossed(c: CrossedColumn, m: pb.CrossedColumn) -> None:
+    m.hash_bucket_size = c.hash_bucket_size
+    dtypes = c.key_dtypes or (None,) * len(c.keys)
+    for key, dtype in zip(c.keys, dtypes):
+        k = m.keys.add()
+        if isinstance(key, str):
+            k.raw = key
+            k.raw_dtype = _DTYPE_TO_PROTO[dtype]
+        else:
+            k.column.CopyFrom(column_to_proto(key))
+
+
+def _read_crossed(m: pb.CrossedColumn) -> CrossedColumn:
+    keys, dtypes = [], []
+    for k in m.keys:
+        if k.WhichOneof("kind") == "raw":
+            keys.append(k.raw)
+            dtypes.append(_DTYPE_FROM_PROTO[k.raw_dtype])
+        elif k.WhichOneof("kind") == "column":
+            keys.append(column_from_proto(k.column))
+            dtypes.append(None)
+        else:
+            raise ValueError("crossed key without raw or column")
+    return CrossedColumn(tuple(keys), int(m.hash_bucket_size), key_dtypes=tuple(dtypes))
+
+
+def _write_embedding(c: EmbeddingColumn, m: pb.EmbeddingColumn) -> None:
+    m.categorical.CopyFrom(column_to_proto(c.categorical))
+    m.dimension = c.dimension
+    m.combiner = _COMBINERS[c.combiner]
+
+
+def _read_embedding(m: pb.EmbeddingColumn) -> EmbeddingColumn:
+    return EmbeddingColumn(column_from_proto(m.categorical), m.dimension, _invert(_COMBINERS)[m.combiner])
+
+
+def _write_indicator(c: IndicatorColumn, m: pb.IndicatorColumn) -> None:
+    m.categorical.CopyFrom(column_to_proto(c.categorical))
+
+
+def _read_indicator(m: pb.IndicatorColumn) -> IndicatorColumn:
+    return IndicatorColumn(column_from_proto(m.categorical))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Codec:
+    """How one definition kind is written to and read from its field of ``FeatureColumn``'s ``kind`` oneof."""
+
+    field: str
+    write: Callable
+    read: Callable
+
+
+# One entry per definition kind: a new kind is a class in definitions.py, a message in the proto and a line here
+# (tests/features/test_config.py checks that the three cover each other).
+CODECS = {
+    NumericColumn: _Codec("numeric", _numeric_to_proto, _numeric_from_proto),
+    BucketizedColumn: _Codec("bucketized", _write_bucketized, _read_bucketized),
+    PiecewiseLinearColumn: _Codec("piecewise_linear", _write_piecewise_linear, _read_piecewise_linear),
+    PeriodicColumn: _Codec("periodic", _write_periodic, _read_periodic),
+    VocabularyListColumn: _Codec("vocabulary_list", _write_vocabulary_list, _read_vocabulary_list),
+    VocabularyFileColumn: _Codec("vocabulary_file", _write_vocabulary_file, _read_vocabulary_file),
+    IdentityColumn: _Codec("identity", _write_identity, _read_identity),
+    HashBucketColumn: _Codec("hash_bucket", _write_hash_bucket, _read_hash_bucket),
+    CrossedColumn: _Codec("crossed", _write_crossed, _read_crossed),
+    EmbeddingColumn: _Codec("embedding", _write_embedding, _read_embedding),
+    IndicatorColumn: _Codec("indicator", _write_indicator, _read_indicator),
+}
+_CODEC_OF_FIELD = {codec.field: codec for codec in CODECS.values()}
+
+
 def column_to_proto(c: Definition) -> pb.FeatureColumn:
     """One definition as a ``FeatureColumn`` message."""
-    m = pb.FeatureColumn()
-    if isinstance(c, NumericColumn):
-        _numeric_to_proto(c, m.numeric)
-    elif isinstance(c, BucketizedColumn):
-        _numeric_to_proto(c.source, m.bucketized.source)
-        m.bucketized.boundaries.extend(c.boundaries or ())
-        m.bucketized.num_buckets = c.num_buckets or 0
-    elif isinstance(c, PiecewiseLinearColumn):
-        _numeric_to_proto(c.source, m.piecewise_linear.source)
-        m.piecewise_linear.boundaries.extend(c.boundaries or ())
-        m.piecewise_linear.num_bins = c.num_bins or 0
-    elif isinstance(c, PeriodicColumn):
-        _numeric_to_proto(c.source, m.periodic.source)
-        m.periodic.n_frequencies, m.periodic.sigma, m.periodic.dimension = c.n_frequencies, c.sigma, c.dimension
-    elif isinstance(c, VocabularyListColumn):
-        v = m.vocabulary_list
-        v.key, v.num_oov_buckets, v.min_count, v.dtype = c.key, c.num_oov_buckets, c.min_count, _DTYPE_TO_PROTO[c.dtype]
-        _set_vocabulary(v, c.vocabulary)
-        _set_optional(v, "top_k", c.top_k)
-        _set_optional(v, "multivalent", c.multivalent)
-    elif isinstance(c, VocabularyFileColumn):
-        v = m.vocabulary_file
-        v.key, v.vocabulary_file, v.num_oov_buckets, v.dtype = (c.key, c.vocabulary_file, c.num_oov_buckets,
-                                                                _DTYPE_TO_PROTO[c.dtype])
-        _set_vocabulary(v, c.vocabulary)
-        _set_optional(v, "vocabulary_size", c.vocabulary_size)
-        _set_optional(v, "multivalent", c.multivalent)
-    elif isinstance(c, IdentityColumn):
-        m.identity.key, m.identity.num_buckets = c.key, c.num_buckets
-        _set_optional(m.identity, "default_value", c.default_value)
-        _set_optional(m.identity, "multivalent", c.multivalent)
-    elif isinstance(c, HashBucketColumn):
-        h = m.hash_bucket
-        h.key, h.hash_bucket_size, h.dtype = c.key, c.hash_bucket_size, _DTYPE_TO_PROTO[c.dtype]
-        _set_optional(h, "multivalent", c.multivalent)
-    elif isinstance(c, CrossedColumn):
-        m.crossed.hash_bucket_size = c.hash_bucket_size
-        dtypes = c.key_dtypes or (None,) * len(c.keys)
-        for key, dtype in zip(c.keys, dtypes):
-            k = m.crossed.keys.add()
-            if isinstance(key, str):
-                k.raw = key
-                k.raw_dtype = _DTYPE_TO_PROTO[dtype]
-            else:
-                k.column.CopyFrom(column_to_proto(key))
-    elif isinstance(c, EmbeddingColumn):
-        m.embedding.categorical.CopyFrom(column_to_proto(c.categorical))
-        m.embedding.dimension = c.dimension
-        m.embedding.combiner = _COMBINERS[c.combiner]
-    elif isinstance(c, IndicatorColumn):
-        m.indicator.categorical.CopyFrom(column_to_proto(c.categorical))
-    else:
+    codec = CODECS.get(type(c))
+    if codec is None:
         raise TypeError(f"not a feature definition: {c!r}")
+    m = pb.FeatureColumn()
+    codec.write(c, getattr(m, codec.field))
     return m
 
 
 def column_from_proto(m: pb.FeatureColumn) -> Definition:
     """The definition of a ``FeatureColumn`` message (validated)."""
     kind = m.WhichOneof("kind")
-    if kind == "numeric":
-        return _numeric_from_proto(m.numeric)
-    if kind == "bucketized":
-        b = m.bucketized
-        return BucketizedColumn(_numeric_from_proto(b.source), tuple(b.boundaries) or None, b.num_buckets or None)
-    if kind == "piecewise_linear":
-        b = m.piecewise_linear
-        return PiecewiseLinearColumn(_numeric_from_proto(b.source), tuple(b.boundaries) or None, b.num_bins or None)
-    if kind == "periodic":
-        r = m.periodic
-        return PeriodicColumn(_numeric_from_proto(r.source), int(r.n_frequencies), float(r.sigma), int(r.dimension))
-    if kind == "vocabulary_list":
-        v = m.vocabulary_list
-        return VocabularyListColumn(v.key, vocabulary=_vocabulary(v), num_oov_buckets=v.num_oov_buckets,
-                                    top_k=_optional(v, "top_k"), min_count=v.min_count,
-                                    dtype=_DTYPE_FROM_PROTO[v.dtype], multivalent=_optional(v, "multivalent"))
-    if kind == "vocabulary_file":
-        v = m.vocabulary_file
-        return VocabularyFileColumn(v.key, v.vocabulary_file, vocabulary_size=_optional(v, "vocabulary_size"),
-                                    num_oov_buckets=v.num_oov_buckets, dtype=_DTYPE_FROM_PROTO[v.dtype],
-                                    multivalent=_optional(v, "multivalent"), vocabulary=_vocabulary(v))
-    if kind == "identity":
-        i = m.identity
-        return IdentityColumn(i.key, int(i.num_buckets), default_value=_optional(i, "default_value"),
-                              multivalent=_optional(i, "multivalent"))
-    if kind == "hash_bucket":
-        h = m.hash_bucket
-        return HashBucketColumn(h.key, int(h.hash_bucket_size), dtype=_DTYPE_FROM_PROTO[h.dtype],
-                                multivalent=_optional(h, "multivalent"))
-    if kind == "crossed":
-        keys, dtypes = [], []
-        for k in m.crossed.keys:
-            if k.WhichOneof("kind") == "raw":
-                keys.append(k.raw)
-                dtypes.append(_DTYPE_FROM_PROTO[k.raw_dtype])
-            elif k.WhichOneof("kind") == "column":
-                keys.append(column_from_proto(k.column))
-                dtypes.append(None)
-            else:
-                raise ValueError("crossed key without raw or column")
-        return CrossedColumn(tuple(keys), int(m.crossed.hash_bucket_size), key_dtypes=tuple(dtypes))
-    if kind == "embedding":
-        e = m.embedding
-        return EmbeddingColumn(column_from_proto(e.categorical), e.dimension, _invert(_COMBINERS)[e.combiner])
-    if kind == "indicator":
-        return IndicatorColumn(column_from_proto(m.indicator.categorical))
-    raise ValueError("FeatureColumn without a kind")
+    if kind is None:
+        raise ValueError("FeatureColumn without a kind")
+    return _CODEC_OF_FIELD[kind].read(getattr(m, kind))
 
 
 def to_proto(definitions: Sequence[Definition], label: str | None = None, fitted_split: str | None = None

@@ -61,3 +61,19 @@ def test_hand_written_config_parses_and_is_validated(tmp_path):
         tff.load_config(path)
     with pytest.raises(ValueError, match="without a kind"):
         tff.from_proto(pb.FeatureConfig(columns=[pb.FeatureColumn()]))
+
+
+def test_every_definition_kind_and_every_proto_kind_have_one_codec():
+    import dataclasses
+
+    from tfpipe.features import config, definitions
+
+    kinds = {cls for cls in vars(definitions).values()
+             if isinstance(cls, type) and dataclasses.is_dataclass(cls) and cls.__name__.endswith("Column")}
+    fields = {field.name for field in pb.FeatureColumn.DESCRIPTOR.oneofs_by_name["kind"].fields}
+    assert set(config.CODECS) == kinds                        # a new definition class needs its codec
+    assert {codec.field for codec in config.CODECS.values()} == fields   # and a new proto kind too
+    with pytest.raises(TypeError, match="not a feature definition"):
+        config.column_to_proto("age")
+    with pytest.raises(ValueError, match="FeatureColumn without a kind"):
+        config.column_from_proto(pb.FeatureColumn())
