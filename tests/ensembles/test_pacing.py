@@ -7,6 +7,7 @@ import pytest
 
 from tfpipe.ensembles import pacing
 from tfpipe.ensembles.tree_members import TreeConfig
+from tfpipe.ensembles.base import TreeData
 from tfpipe.ensembles.xgboost_members import train_boosters
 from tfpipe.ensembles.lightgbm_members import train_lightgbm_boosters
 from tfpipe.ensembles.pacing import Pace
@@ -37,14 +38,14 @@ def test_a_deadline_paces_the_default_rate_but_never_a_rate_the_user_set(trees, 
     deadline = time.monotonic() + 600
     config = TreeConfig(num_boost_round=40, early_stopping_rounds=0)
     quiet = lambda message: None                       # noqa: E731
-    (paced,), (info,) = train_fn(train, None, task, features, 1, config, log=quiet, deadline=deadline)
+    (paced,), (info,) = train_fn(TreeData(train, None, features), task, 1, config, log=quiet, deadline=deadline)
     assert info["paced_rate"] == pacing.MAX_RATE and info["rounds"] == 40
-    (plain,), (plain_info,) = train_fn(train, None, task, features, 1, config, log=quiet)
+    (plain,), (plain_info,) = train_fn(TreeData(train, None, features), task, 1, config, log=quiet)
     assert "paced_rate" not in plain_info
     key = "eta" if train_fn is train_boosters else "learning_rate"
     user = TreeConfig(num_boost_round=40, early_stopping_rounds=0, **(
         {"params": ((key, 0.05),)} if key == "eta" else {"lgbm_params": ((key, 0.05),)}))
-    (_,), (user_info,) = train_fn(train, None, task, features, 1, user, log=quiet, deadline=deadline)
+    (_,), (user_info,) = train_fn(TreeData(train, None, features), task, 1, user, log=quiet, deadline=deadline)
     assert "paced_rate" not in user_info
     if train_fn is train_boosters:
         eta = json.loads(paced.save_config())["learner"]["gradient_booster"]["tree_train_param"]["eta"]
