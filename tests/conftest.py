@@ -145,3 +145,31 @@ def serve(tmp_path):
             pass
         process.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture
+def dask_cluster(serve, free_port):
+    """``dask_cluster(workers=2)``: a dask.distributed scheduler and ``workers`` single-threaded worker processes
+    on free 127.0.0.1 ports (started by :func:`serve`, so killed by PID when the test ends); returns the
+    scheduler's address once every worker has joined."""
+    pytest.importorskip("distributed")
+
+    def start(workers: int = 2) -> str:
+        import sys
+
+        from distributed import Client
+
+        scheduler = free_port()
+        serve([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
+               str(scheduler), "--dashboard-address", f"127.0.0.1:{free_port()}"], scheduler)
+        for index in range(workers):
+            nanny = free_port()
+            serve([sys.executable, "-m", "distributed.cli.dask_worker", f"tcp://127.0.0.1:{scheduler}", "--host",
+                   "127.0.0.1", "--nthreads", "1", "--nanny-port", str(nanny), "--dashboard-address",
+                   f"127.0.0.1:{free_port()}", "--name", f"worker-{index}"], nanny)
+        address = f"127.0.0.1:{scheduler}"
+        with Client(address) as client:
+            client.wait_for_workers(workers, timeout=60)
+        return address
+
+    return start

@@ -3,10 +3,8 @@ workers started by the test, killed by PID at the end) trains the same kind of b
 from __future__ import annotations
 
 import functools
-import sys
 
 import numpy as np
-import pytest
 import xgboost as xgb
 
 from tfpipe import features as tff
@@ -28,17 +26,9 @@ def _auc(y, score) -> float:
                                                                                      (~positives).sum())
 
 
-def test_two_dask_workers_train_boosters_that_score_like_one_process_and_compile_exactly(adult_small_dir, serve,
-                                                                                      free_port):
-    pytest.importorskip("distributed")
-    scheduler = free_port()
-    serve([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(scheduler),
-           "--dashboard-address", f"127.0.0.1:{free_port()}"], scheduler)
-    for index in range(2):
-        nanny = free_port()
-        serve([sys.executable, "-m", "distributed.cli.dask_worker", f"tcp://127.0.0.1:{scheduler}", "--host",
-               "127.0.0.1", "--nthreads", "1", "--nanny-port", str(nanny), "--dashboard-address",
-               f"127.0.0.1:{free_port()}", "--name", f"worker-{index}"], nanny)
+def test_two_dask_workers_train_boosters_that_score_like_one_process_and_compile_exactly(adult_small_dir,
+                                                                                      dask_cluster):
+    scheduler = dask_cluster(2)
     from distributed import Client
 
     definitions, schema, stats, _ = _load_definitions(adult_small_dir, None, "income")
@@ -53,8 +43,7 @@ def test_two_dask_workers_train_boosters_that_score_like_one_process_and_compile
                        num_boost_round=20, device="cpu")
     carve = {"fraction": 0.1, "seed": 0}
     weights = functools.partial(poisson_weights, n_members=2, seed=7)   # pure in the keys: runs on the workers
-    with Client(f"127.0.0.1:{scheduler}") as client:
-        client.wait_for_workers(2, timeout=60)
+    with Client(scheduler) as client:
         distributed, infos = train_boosters_dask(client, adult_small_dir, definitions, label, 2, exact,
                                                  weights_fn=weights, log=lambda line: None)   # no eval split
         stopped, stopped_infos = train_boosters_dask(

@@ -94,23 +94,11 @@ def test_portable_runner_with_subprocess_sdk_workers_matches_direct(sample, dire
     assert load_manifest(output)["options"]["runner"] == "PortableRunner"
 
 
-def test_dask_runner_on_a_two_worker_cluster_matches_direct(sample, direct, serve, free_port, tmp_path):
-    pytest.importorskip("distributed")
-    scheduler = free_port()
-    serve([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(scheduler),
-           "--dashboard-address", f"127.0.0.1:{free_port()}"], scheduler)
-    for index in range(2):
-        nanny = free_port()
-        serve([sys.executable, "-m", "distributed.cli.dask_worker", f"tcp://127.0.0.1:{scheduler}", "--host",
-               "127.0.0.1", "--nthreads", "1", "--nanny-port", str(nanny), "--dashboard-address",
-               f"127.0.0.1:{free_port()}", "--name", f"worker-{index}"], nanny)
-    from distributed import Client
-
-    with Client(f"127.0.0.1:{scheduler}") as client:
-        client.wait_for_workers(2, timeout=60)
+def test_dask_runner_on_a_two_worker_cluster_matches_direct(sample, direct, dask_cluster, tmp_path):
+    scheduler = dask_cluster(2)
     output = str(tmp_path / "adult")
     run_preprocess(_options(output, _local_inputs(sample), runner="DaskRunner",
-                            beam_args=[f"--dask_client_address=127.0.0.1:{scheduler}"]))
+                            beam_args=[f"--dask_client_address={scheduler}"]))
     assert _contents(_local_files(output)) == direct
 
 
